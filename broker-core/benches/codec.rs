@@ -1,0 +1,2 @@
+//! Codec benchmarks (placeholder until the payloads land).
+fn main() {}

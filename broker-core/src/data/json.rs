@@ -1,0 +1,523 @@
+//! Zeek's JSON v1 format for Broker values (the WebSocket API's format).
+//!
+//! Every value is an object `{"@data-type": <type name>, "data": <payload>}`:
+//!
+//! ```
+//! use broker_core::data::{json, Data};
+//!
+//! let value = Data::Vector(vec![Data::Count(42), Data::Real(2.5)]);
+//! let text = json::to_json_string(&value);
+//! assert_eq!(
+//!     text,
+//!     r#"{"@data-type":"vector","data":[{"@data-type":"count","data":42},{"@data-type":"real","data":2.5}]}"#
+//! );
+//! assert_eq!(json::from_json_str(&text).unwrap(), value);
+//! ```
+//!
+//! # Input
+//!
+//! We accept what Broker accepts (see `docs/zeek-compatibility.md` for the
+//! few differences): any key order; `none` with any `data` or none at all;
+//! counts and integers as exact integer literals up to the `u64`/`i64` limits;
+//! reals only as numbers with a `.` or an exponent; timestamps with 0–9
+//! fractional digits and an optional zone; timespans as an integer or decimal
+//! number with `ns`, `us`, `ms`, `s`, `min`, `h` (and `d`, which Broker
+//! rejects); repeated set elements and table keys are errors.
+//!
+//! # Output
+//!
+//! Where Broker's output is lossy or invalid JSON we emit something better
+//! that Broker and common clients still read:
+//!
+//! * reals are written in the shortest form that reads back exactly, always
+//!   with a `.` or an exponent (`2.5`, `1.0`, `1e-7`); Broker writes `%f`
+//!   (`0.000000` for `1e-7`). Non-finite reals, which JSON cannot express,
+//!   are the strings `"inf"`, `"-inf"` and `"nan"` (Broker writes bare words);
+//! * control characters in strings are escaped as `\u00XX` (Broker writes
+//!   them raw); strings that are not UTF-8 have the invalid sequences
+//!   replaced by U+FFFD, since a JSON text must be UTF-8 (Broker writes the
+//!   raw bytes);
+//! * timestamps are `YYYY-MM-DDThh:mm:ss.mmm` in UTC, floored to the
+//!   millisecond (correct before 1970, where Broker is off by up to a second);
+//! * timespans use the coarsest exact unit of `ns`, `us`, `ms`, `s` (`0s` for
+//!   zero), exactly as Broker.
+
+use serde_json::{Map, Number, Value};
+
+use super::{Data, DataType, Port, Set, Subnet, Table, Timespan, Timestamp};
+use crate::topic::Topic;
+
+/// The deepest nesting of values [`from_json`] accepts.
+pub const MAX_DEPTH: usize = 100;
+
+/// The JSON v1 form of `data`.
+pub fn to_json(data: &Data) -> Value {
+    let mut map = Map::with_capacity(2);
+    insert_value(&mut map, data);
+    Value::Object(map)
+}
+
+/// The JSON v1 form of `data`, as compact text.
+pub fn to_json_string(data: &Data) -> String {
+    to_json(data).to_string()
+}
+
+/// A WebSocket data message: `{"type":"data-message","topic":…,"@data-type":…,"data":…}`.
+pub fn data_message_to_json(topic: &Topic, data: &Data) -> Value {
+    let mut map = Map::with_capacity(4);
+    map.insert("type".into(), Value::from("data-message"));
+    map.insert("topic".into(), Value::from(topic.as_str()));
+    insert_value(&mut map, data);
+    Value::Object(map)
+}
+
+/// The value that a JSON v1 object describes.
+pub fn from_json(value: &Value) -> Result<Data, JsonError> {
+    decode(value, 0)
+}
+
+/// The value that a JSON v1 text describes.
+pub fn from_json_str(text: &str) -> Result<Data, JsonError> {
+    let value: Value = serde_json::from_str(text).map_err(|e| JsonError::Syntax(e.to_string()))?;
+    from_json(&value)
+}
+
+/// The topic and value of a WebSocket data message. `"type"` may be missing;
+/// if present it must be `"data-message"`. Unknown keys are ignored.
+pub fn data_message_from_json(value: &Value) -> Result<(Topic, Data), JsonError> {
+    let Value::Object(map) = value else {
+        return Err(JsonError::NotAnObject);
+    };
+    match map.get("type") {
+        None => {}
+        Some(Value::String(t)) if t == "data-message" => {}
+        Some(other) => return Err(JsonError::WrongMessageType(other.to_string())),
+    }
+    let topic = match map.get("topic") {
+        Some(Value::String(t)) if !t.is_empty() => {
+            Topic::new(t.as_str()).map_err(|e| JsonError::InvalidTopic(e.to_string()))?
+        }
+        Some(Value::String(_)) => return Err(JsonError::InvalidTopic("empty topic".into())),
+        Some(_) => return Err(JsonError::InvalidTopic("topic is not a string".into())),
+        None => return Err(JsonError::MissingTopic),
+    };
+    Ok((topic, decode(value, 0)?))
+}
+
+/// Why JSON does not describe a Broker value.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum JsonError {
+    /// The text is not JSON.
+    #[error("invalid JSON: {0}")]
+    Syntax(String),
+    /// A value is not a JSON object.
+    #[error("expected a JSON object")]
+    NotAnObject,
+    /// An object has no `@data-type` string.
+    #[error("missing @data-type")]
+    MissingDataType,
+    /// The `@data-type` is not one of the fifteen type names.
+    #[error("unknown @data-type {0:?}")]
+    UnknownDataType(String),
+    /// An object has no `data` (only `none` may omit it).
+    #[error("missing data for {0}")]
+    MissingData(DataType),
+    /// The `data` has the wrong JSON type for the `@data-type`.
+    #[error("{data_type} needs {expected}")]
+    WrongPayload {
+        /// The declared type.
+        data_type: DataType,
+        /// What its payload must be.
+        expected: &'static str,
+    },
+    /// The payload has the right JSON type but an invalid value.
+    #[error("invalid {data_type} {text}: {reason}")]
+    InvalidValue {
+        /// The declared type.
+        data_type: DataType,
+        /// The offending payload, as JSON text.
+        text: String,
+        /// Why it is invalid.
+        reason: String,
+    },
+    /// A table entry is not an object with `key` and `value`.
+    #[error("table entry needs \"key\" and \"value\"")]
+    InvalidTableEntry,
+    /// A set holds the same element twice.
+    #[error("duplicate set element")]
+    DuplicateSetElement,
+    /// A table holds the same key twice.
+    #[error("duplicate table key")]
+    DuplicateTableKey,
+    /// Values are nested deeper than [`MAX_DEPTH`].
+    #[error("values nested deeper than {MAX_DEPTH}")]
+    DepthLimitExceeded,
+    /// A data message has no `topic`.
+    #[error("no topic in data message")]
+    MissingTopic,
+    /// A data message's `topic` is not a non-empty string of valid length.
+    #[error("invalid topic: {0}")]
+    InvalidTopic(String),
+    /// A message's `type` is not `data-message`.
+    #[error("unexpected message type {0}")]
+    WrongMessageType(String),
+}
+
+impl JsonError {
+    /// The name of the Broker error code Broker reports for this problem:
+    /// `invalid_json`, `deserialization_failed` (repeated set elements or
+    /// table keys) or `type_clash` (anything else).
+    pub fn broker_error_name(&self) -> &'static str {
+        match self {
+            JsonError::Syntax(_) => "invalid_json",
+            JsonError::DuplicateSetElement | JsonError::DuplicateTableKey => {
+                "deserialization_failed"
+            }
+            _ => "type_clash",
+        }
+    }
+}
+
+fn insert_value(map: &mut Map<String, Value>, data: &Data) {
+    map.insert("@data-type".into(), Value::from(data.data_type().name()));
+    map.insert("data".into(), payload(data));
+}
+
+fn payload(data: &Data) -> Value {
+    match data {
+        Data::None => Value::Object(Map::new()),
+        Data::Boolean(b) => Value::Bool(*b),
+        Data::Count(n) => Value::from(*n),
+        Data::Integer(n) => Value::from(*n),
+        Data::Real(x) => match Number::from_f64(*x) {
+            Some(n) => Value::Number(n),
+            None if x.is_nan() => Value::from("nan"),
+            None if *x > 0.0 => Value::from("inf"),
+            None => Value::from("-inf"),
+        },
+        Data::String(s) => Value::from(s.to_string_lossy().into_owned()),
+        Data::Address(a) => Value::from(a.to_string()),
+        Data::Subnet(s) => Value::from(s.to_string()),
+        Data::Port(p) => Value::from(p.to_string()),
+        Data::Timestamp(t) => Value::from(t.to_string()),
+        Data::Timespan(t) => Value::from(t.to_string()),
+        Data::EnumValue(e) => Value::from(e.name()),
+        Data::Set(s) => Value::Array(s.iter().map(to_json).collect()),
+        Data::Table(t) => Value::Array(
+            t.iter()
+                .map(|(k, v)| {
+                    let mut entry = Map::with_capacity(2);
+                    entry.insert("key".into(), to_json(k));
+                    entry.insert("value".into(), to_json(v));
+                    Value::Object(entry)
+                })
+                .collect(),
+        ),
+        Data::Vector(v) => Value::Array(v.iter().map(to_json).collect()),
+    }
+}
+
+fn decode(value: &Value, depth: usize) -> Result<Data, JsonError> {
+    if depth > MAX_DEPTH {
+        return Err(JsonError::DepthLimitExceeded);
+    }
+    let Value::Object(map) = value else {
+        return Err(JsonError::NotAnObject);
+    };
+    let Some(Value::String(name)) = map.get("@data-type") else {
+        return Err(JsonError::MissingDataType);
+    };
+    let data_type =
+        DataType::from_name(name).ok_or_else(|| JsonError::UnknownDataType(name.clone()))?;
+    if data_type == DataType::None {
+        return Ok(Data::None);
+    }
+    let payload = map.get("data").ok_or(JsonError::MissingData(data_type))?;
+    let wrong = |expected| JsonError::WrongPayload {
+        data_type,
+        expected,
+    };
+    let invalid = |reason: String| JsonError::InvalidValue {
+        data_type,
+        text: payload.to_string(),
+        reason,
+    };
+    let text = || payload.as_str().ok_or_else(|| wrong("a JSON string"));
+    let array = || payload.as_array().ok_or_else(|| wrong("a JSON array"));
+    Ok(match data_type {
+        DataType::None => Data::None,
+        DataType::Boolean => {
+            Data::Boolean(payload.as_bool().ok_or_else(|| wrong("true or false"))?)
+        }
+        DataType::Count => match payload {
+            Value::Number(n) if !n.is_f64() => Data::Count(
+                n.as_u64()
+                    .ok_or_else(|| invalid("not in 0..=2^64-1".into()))?,
+            ),
+            _ => return Err(wrong("an integer literal")),
+        },
+        DataType::Integer => match payload {
+            Value::Number(n) if !n.is_f64() => Data::Integer(
+                n.as_i64()
+                    .ok_or_else(|| invalid("not in -2^63..=2^63-1".into()))?,
+            ),
+            _ => return Err(wrong("an integer literal")),
+        },
+        DataType::Real => match payload {
+            Value::Number(n) if n.is_f64() => {
+                Data::Real(n.as_f64().ok_or_else(|| invalid("not a double".into()))?)
+            }
+            Value::String(s) => Data::Real(match s.as_str() {
+                "nan" => f64::NAN,
+                "inf" => f64::INFINITY,
+                "-inf" => f64::NEG_INFINITY,
+                _ => return Err(wrong("a number with a fraction or exponent")),
+            }),
+            _ => return Err(wrong("a number with a fraction or exponent")),
+        },
+        DataType::String => Data::String(text()?.into()),
+        DataType::EnumValue => Data::EnumValue(text()?.into()),
+        DataType::Address => Data::Address(text()?.parse().map_err(|e| invalid(format!("{e}")))?),
+        DataType::Subnet => Data::Subnet(
+            text()?
+                .parse::<Subnet>()
+                .map_err(|e| invalid(e.to_string()))?,
+        ),
+        DataType::Port => Data::Port(
+            text()?
+                .parse::<Port>()
+                .map_err(|e| invalid(e.to_string()))?,
+        ),
+        DataType::Timestamp => Data::Timestamp(
+            text()?
+                .parse::<Timestamp>()
+                .map_err(|e| invalid(e.to_string()))?,
+        ),
+        DataType::Timespan => Data::Timespan(
+            text()?
+                .parse::<Timespan>()
+                .map_err(|e| invalid(e.to_string()))?,
+        ),
+        DataType::Vector => Data::Vector(
+            array()?
+                .iter()
+                .map(|item| decode(item, depth + 1))
+                .collect::<Result<_, _>>()?,
+        ),
+        DataType::Set => {
+            let mut set = Set::new();
+            for item in array()? {
+                if !set.insert(decode(item, depth + 1)?) {
+                    return Err(JsonError::DuplicateSetElement);
+                }
+            }
+            Data::Set(set)
+        }
+        DataType::Table => {
+            let mut table = Table::new();
+            for entry in array()? {
+                let (Some(key), Some(value)) = (entry.get("key"), entry.get("value")) else {
+                    return Err(JsonError::InvalidTableEntry);
+                };
+                let key = decode(key, depth + 1)?;
+                if table.insert(key, decode(value, depth + 1)?).is_some() {
+                    return Err(JsonError::DuplicateTableKey);
+                }
+            }
+            Data::Table(table)
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Data, JsonError> {
+        from_json_str(text)
+    }
+
+    #[test]
+    fn output_keeps_key_order() {
+        let topic = Topic::new("/t").unwrap();
+        assert_eq!(
+            data_message_to_json(&topic, &Data::Count(1)).to_string(),
+            r#"{"type":"data-message","topic":"/t","@data-type":"count","data":1}"#
+        );
+    }
+
+    #[test]
+    fn reals_always_have_a_fraction_or_exponent() {
+        assert_eq!(
+            to_json_string(&Data::Real(1.0)),
+            r#"{"@data-type":"real","data":1.0}"#
+        );
+        assert_eq!(
+            to_json_string(&Data::Real(1e-7)),
+            r#"{"@data-type":"real","data":1e-7}"#
+        );
+    }
+
+    #[test]
+    fn non_finite_reals_are_strings_and_read_back() {
+        for x in [f64::INFINITY, f64::NEG_INFINITY, f64::NAN] {
+            let text = to_json_string(&Data::Real(x));
+            assert_eq!(parse(&text).unwrap(), Data::Real(x));
+        }
+    }
+
+    #[test]
+    fn control_characters_are_escaped() {
+        let text = to_json_string(&Data::String(vec![b'a', 0, 0x0b, 0x1f].into()));
+        assert_eq!(
+            text,
+            r#"{"@data-type":"string","data":"a\u0000\u000b\u001f"}"#
+        );
+    }
+
+    #[test]
+    fn invalid_utf8_is_replaced() {
+        let text = to_json_string(&Data::String(vec![b'o', 0xff, b'k'].into()));
+        assert_eq!(text, "{\"@data-type\":\"string\",\"data\":\"o\u{fffd}k\"}");
+    }
+
+    // One test per JsonError variant.
+
+    #[test]
+    fn syntax_errors() {
+        let err = parse("How is it going?").unwrap_err();
+        assert!(matches!(err, JsonError::Syntax(_)));
+        assert_eq!(err.broker_error_name(), "invalid_json");
+    }
+
+    #[test]
+    fn not_an_object() {
+        assert_eq!(parse("[1,2,3]"), Err(JsonError::NotAnObject));
+        assert_eq!(
+            parse(r#"{"@data-type":"vector","data":[1,2]}"#),
+            Err(JsonError::NotAnObject)
+        );
+    }
+
+    #[test]
+    fn missing_data_type() {
+        assert_eq!(parse(r#"{"data":1}"#), Err(JsonError::MissingDataType));
+    }
+
+    #[test]
+    fn unknown_data_type() {
+        assert_eq!(
+            parse(r#"{"@data-type":"phone","data":"555-0123"}"#),
+            Err(JsonError::UnknownDataType("phone".into()))
+        );
+    }
+
+    #[test]
+    fn missing_data() {
+        assert_eq!(
+            parse(r#"{"@data-type":"count"}"#),
+            Err(JsonError::MissingData(DataType::Count))
+        );
+        assert_eq!(parse(r#"{"@data-type":"none"}"#), Ok(Data::None));
+    }
+
+    #[test]
+    fn wrong_payload() {
+        for (text, data_type) in [
+            (r#"{"@data-type":"real","data":2}"#, DataType::Real),
+            (r#"{"@data-type":"count","data":1.0}"#, DataType::Count),
+            (r#"{"@data-type":"boolean","data":1}"#, DataType::Boolean),
+            (r#"{"@data-type":"string","data":5}"#, DataType::String),
+            (
+                r#"{"@data-type":"timestamp","data":1.5}"#,
+                DataType::Timestamp,
+            ),
+        ] {
+            assert!(
+                matches!(parse(text), Err(JsonError::WrongPayload { data_type: t, .. }) if t == data_type),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn invalid_value() {
+        for text in [
+            r#"{"@data-type":"count","data":-1}"#,
+            r#"{"@data-type":"integer","data":9223372036854775808}"#,
+            r#"{"@data-type":"address","data":"not-an-address"}"#,
+            r#"{"@data-type":"subnet","data":"10.0.0.0/33"}"#,
+            r#"{"@data-type":"port","data":"70000/tcp"}"#,
+            r#"{"@data-type":"timestamp","data":"2022-04-10"}"#,
+            r#"{"@data-type":"timespan","data":"10 us"}"#,
+        ] {
+            assert!(
+                matches!(parse(text), Err(JsonError::InvalidValue { .. })),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn invalid_table_entry() {
+        assert_eq!(
+            parse(r#"{"@data-type":"table","data":[{"key":{"@data-type":"string","data":"a"}}]}"#),
+            Err(JsonError::InvalidTableEntry)
+        );
+    }
+
+    #[test]
+    fn duplicate_set_element() {
+        let err = parse(
+            r#"{"@data-type":"set","data":[{"@data-type":"count","data":1},{"@data-type":"count","data":1}]}"#,
+        )
+        .unwrap_err();
+        assert_eq!(err, JsonError::DuplicateSetElement);
+        assert_eq!(err.broker_error_name(), "deserialization_failed");
+    }
+
+    #[test]
+    fn duplicate_table_key() {
+        let entry = r#"{"key":{"@data-type":"count","data":1},"value":{"@data-type":"none"}}"#;
+        assert_eq!(
+            parse(&format!(
+                r#"{{"@data-type":"table","data":[{entry},{entry}]}}"#
+            )),
+            Err(JsonError::DuplicateTableKey)
+        );
+    }
+
+    #[test]
+    fn depth_limit_exceeded() {
+        let mut value = to_json(&Data::None);
+        for _ in 0..=MAX_DEPTH {
+            let mut map = Map::new();
+            map.insert("@data-type".into(), Value::from("vector"));
+            map.insert("data".into(), Value::Array(vec![value]));
+            value = Value::Object(map);
+        }
+        assert_eq!(from_json(&value), Err(JsonError::DepthLimitExceeded));
+    }
+
+    #[test]
+    fn data_message_errors() {
+        let msg = |text: &str| data_message_from_json(&serde_json::from_str(text).unwrap());
+        assert_eq!(
+            msg(r#"{"@data-type":"count","data":1}"#),
+            Err(JsonError::MissingTopic)
+        );
+        assert!(matches!(
+            msg(r#"{"topic":"","@data-type":"count","data":1}"#),
+            Err(JsonError::InvalidTopic(_))
+        ));
+        assert!(matches!(
+            msg(r#"{"type":"error","topic":"/t","@data-type":"count","data":1}"#),
+            Err(JsonError::WrongMessageType(_))
+        ));
+        assert_eq!(msg("[]"), Err(JsonError::NotAnObject));
+        let (topic, data) =
+            msg(r#"{"data":1,"@data-type":"count","topic":"/t","extra":true}"#).unwrap();
+        assert_eq!((topic.as_str(), data), ("/t", Data::Count(1)));
+    }
+}

@@ -43,3 +43,8 @@ pub mod prelude {
     pub use crate::topic::Topic;
     pub use crate::zeek::Event;
 }
+
+/// The README's examples, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;

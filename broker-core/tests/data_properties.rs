@@ -1,0 +1,143 @@
+//! Property tests: codec round trips and the total order of `Data`.
+
+use std::cmp::Ordering;
+use std::collections::hash_map::DefaultHasher;
+use std::hash::{Hash, Hasher};
+
+use broker_core::data::{
+    Address, Data, EnumValue, Port, Protocol, Subnet, Timespan, Timestamp, bin, json,
+};
+use proptest::prelude::*;
+
+/// Reals of every kind, with NaN in its one canonical form (the wire has
+/// only one NaN).
+fn real() -> impl Strategy<Value = f64> {
+    prop_oneof![
+        any::<f64>().prop_map(|x| if x.is_nan() { f64::NAN } else { x }),
+        Just(f64::INFINITY),
+        Just(f64::NEG_INFINITY),
+        Just(-0.0),
+        Just(5e-324),
+    ]
+}
+
+fn scalar(utf8_only: bool, ms_timestamps: bool) -> BoxedStrategy<Data> {
+    let string = if utf8_only {
+        any::<String>().prop_map(Data::from).boxed()
+    } else {
+        proptest::collection::vec(any::<u8>(), 0..24)
+            .prop_map(|b| Data::String(b.into()))
+            .boxed()
+    };
+    let timestamp = if ms_timestamps {
+        (-9_223_372_036_854i64..9_223_372_036_854)
+            .prop_map(|ms| Data::Timestamp(Timestamp::from_nanos(ms * 1_000_000)))
+            .boxed()
+    } else {
+        any::<i64>()
+            .prop_map(|n| Data::Timestamp(Timestamp::from_nanos(n)))
+            .boxed()
+    };
+    prop_oneof![
+        Just(Data::None),
+        any::<bool>().prop_map(Data::Boolean),
+        any::<u64>().prop_map(Data::Count),
+        any::<i64>().prop_map(Data::Integer),
+        real().prop_map(Data::Real),
+        string,
+        any::<[u8; 16]>().prop_map(|b| Data::Address(Address::from_octets(b))),
+        any::<u32>().prop_map(|v4| Data::Address(std::net::Ipv4Addr::from(v4).into())),
+        (any::<[u8; 16]>(), 0u8..=128).prop_map(|(b, len)| {
+            Data::Subnet(Subnet::from_raw(Address::from_octets(b), len).unwrap())
+        }),
+        (any::<u16>(), 0u8..4).prop_map(|(n, p)| {
+            Data::Port(Port::new(n, Protocol::from_u8(p).unwrap()))
+        }),
+        timestamp,
+        any::<i64>().prop_map(|n| Data::Timespan(Timespan::from_nanos(n))),
+        "[A-Za-z:_]{0,16}".prop_map(|s| Data::EnumValue(EnumValue::new(s))),
+    ]
+    .boxed()
+}
+
+fn data(utf8_only: bool, ms_timestamps: bool) -> impl Strategy<Value = Data> {
+    scalar(utf8_only, ms_timestamps).prop_recursive(4, 64, 8, |inner| {
+        prop_oneof![
+            proptest::collection::vec(inner.clone(), 0..8).prop_map(Data::Vector),
+            proptest::collection::btree_set(inner.clone(), 0..8).prop_map(Data::Set),
+            proptest::collection::btree_map(inner.clone(), inner, 0..8).prop_map(Data::Table),
+        ]
+    })
+}
+
+fn hash_of(d: &Data) -> u64 {
+    let mut h = DefaultHasher::new();
+    d.hash(&mut h);
+    h.finish()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn bin_decode_inverts_encode(value in data(false, false)) {
+        let bytes = bin::encode(&value);
+        prop_assert_eq!(bin::decode(&bytes), Ok(value));
+    }
+
+    #[test]
+    fn bin_decode_of_any_prefix_fails_cleanly(value in data(false, false)) {
+        let bytes = bin::encode(&value);
+        for cut in 0..bytes.len() {
+            prop_assert!(bin::decode(&bytes[..cut]).is_err());
+        }
+    }
+
+    #[test]
+    fn json_decode_inverts_encode_where_json_is_lossless(value in data(true, true)) {
+        let text = json::to_json_string(&value);
+        prop_assert_eq!(json::from_json_str(&text), Ok(value));
+    }
+
+    #[test]
+    fn json_output_is_always_valid_json(value in data(false, false)) {
+        let text = json::to_json_string(&value);
+        prop_assert!(serde_json::from_str::<serde_json::Value>(&text).is_ok());
+        prop_assert!(json::from_json_str(&text).is_ok());
+    }
+
+    #[test]
+    fn cbor_round_trip_through_ciborium(value in data(false, false)) {
+        let mut bytes = Vec::new();
+        ciborium::into_writer(&value, &mut bytes).unwrap();
+        let back: Data = ciborium::from_reader(bytes.as_slice()).unwrap();
+        prop_assert_eq!(back, value);
+    }
+
+    #[test]
+    fn order_is_total_and_consistent_with_equality(
+        a in data(false, false),
+        b in data(false, false),
+        c in data(false, false),
+    ) {
+        prop_assert_eq!(a.cmp(&b), b.cmp(&a).reverse());
+        prop_assert_eq!(a == b, a.cmp(&b) == Ordering::Equal);
+        prop_assert_eq!(a.partial_cmp(&b), Some(a.cmp(&b)));
+        if a <= b && b <= c {
+            prop_assert!(a <= c);
+        }
+        prop_assert_eq!(a.cmp(&a), Ordering::Equal);
+        prop_assert_eq!(a.clone(), a.clone());
+        if a == b {
+            prop_assert_eq!(hash_of(&a), hash_of(&b));
+        }
+    }
+
+    #[test]
+    fn order_is_by_type_tag_first(a in data(false, false), b in data(false, false)) {
+        let (ta, tb) = (a.data_type(), b.data_type());
+        if ta != tb {
+            prop_assert_eq!(a.cmp(&b), ta.cmp(&tb));
+        }
+    }
+}

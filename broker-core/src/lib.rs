@@ -31,6 +31,7 @@
 )]
 
 pub mod data;
+pub mod payloads;
 pub mod topic;
 pub mod zeek;
 

@@ -23,7 +23,9 @@ fn vectors(file: &str) -> Vec<Value> {
 }
 
 fn field<'a>(v: &'a Value, key: &str) -> &'a str {
-    v[key].as_str().unwrap_or_else(|| panic!("missing {key} in {v}"))
+    v[key]
+        .as_str()
+        .unwrap_or_else(|| panic!("missing {key} in {v}"))
 }
 
 /// Whether Broker's JSON for this value is lossy or not valid JSON, so that
@@ -35,7 +37,9 @@ fn broker_json_differs(data: &Data) -> bool {
         Data::Timestamp(t) => t.as_nanos() < 0,
         Data::Vector(items) => items.iter().any(broker_json_differs),
         Data::Set(items) => items.iter().any(broker_json_differs),
-        Data::Table(t) => t.iter().any(|(k, v)| broker_json_differs(k) || broker_json_differs(v)),
+        Data::Table(t) => t
+            .iter()
+            .any(|(k, v)| broker_json_differs(k) || broker_json_differs(v)),
         _ => false,
     }
 }
@@ -43,9 +47,9 @@ fn broker_json_differs(data: &Data) -> bool {
 /// The value as JSON can carry it: timestamps at millisecond precision.
 fn json_precision(data: &Data) -> Data {
     match data {
-        Data::Timestamp(t) => {
-            Data::Timestamp(Timestamp::from_nanos(t.as_nanos().div_euclid(1_000_000) * 1_000_000))
-        }
+        Data::Timestamp(t) => Data::Timestamp(Timestamp::from_nanos(
+            t.as_nanos().div_euclid(1_000_000) * 1_000_000,
+        )),
         Data::Vector(items) => Data::Vector(items.iter().map(json_precision).collect()),
         Data::Set(items) => Data::Set(items.iter().map(json_precision).collect()),
         Data::Table(t) => Data::Table(
@@ -156,7 +160,9 @@ fn every_invalid_vector_is_rejected() {
 fn lenient_verdict(name: &str) -> Result<&'static str, fn(&DecodeError) -> bool> {
     match name {
         // Varbytes: we accept at most 5 bytes and values up to u32::MAX.
-        n if n.starts_with("varbyte of") => Err(|e| matches!(e, DecodeError::VarbyteTooLong { .. })),
+        n if n.starts_with("varbyte of") => {
+            Err(|e| matches!(e, DecodeError::VarbyteTooLong { .. }))
+        }
         n if n.starts_with("varbyte 5 bytes encoding 2^32") => {
             Err(|e| matches!(e, DecodeError::VarbyteOverflow { .. }))
         }

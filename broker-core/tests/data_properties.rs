@@ -50,9 +50,8 @@ fn scalar(utf8_only: bool, ms_timestamps: bool) -> BoxedStrategy<Data> {
         (any::<[u8; 16]>(), 0u8..=128).prop_map(|(b, len)| {
             Data::Subnet(Subnet::from_raw(Address::from_octets(b), len).unwrap())
         }),
-        (any::<u16>(), 0u8..4).prop_map(|(n, p)| {
-            Data::Port(Port::new(n, Protocol::from_u8(p).unwrap()))
-        }),
+        (any::<u16>(), 0u8..4)
+            .prop_map(|(n, p)| { Data::Port(Port::new(n, Protocol::from_u8(p).unwrap())) }),
         timestamp,
         any::<i64>().prop_map(|n| Data::Timespan(Timespan::from_nanos(n))),
         "[A-Za-z:_]{0,16}".prop_map(|s| Data::EnumValue(EnumValue::new(s))),

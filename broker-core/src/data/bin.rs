@@ -231,12 +231,16 @@ pub fn pack_real(x: f64) -> u64 {
 
 /// The inverse of [`pack_real`]. Other all-ones-exponent patterns (NaNs
 /// written by IEEE writers) are NaN; Broker would read some of them as +inf.
+/// Every NaN becomes the one canonical `f64::NAN`, as the wire has only one.
 pub fn unpack_real(bits: u64) -> f64 {
     match bits {
         CAF_NAN => f64::NAN,
         CAF_POS_INF => f64::INFINITY,
         CAF_NEG_INF => f64::NEG_INFINITY,
-        _ => f64::from_bits(bits),
+        _ => match f64::from_bits(bits) {
+            x if x.is_nan() => f64::NAN,
+            x => x,
+        },
     }
 }
 
@@ -470,6 +474,13 @@ mod tests {
         assert_eq!(pack_real(-0.0), 0x8000_0000_0000_0000);
         assert_eq!(unpack_real(0xfff0_0000_0000_0000), f64::INFINITY);
         assert!(unpack_real(0x7ff8_0000_0000_0000).is_nan());
+        for nan_bits in [
+            0x7ff0_0000_0000_0001,
+            0xfff8_0000_0000_0000,
+            0x7fff_ffff_ffff_ffff,
+        ] {
+            assert_eq!(unpack_real(nan_bits).to_bits(), f64::NAN.to_bits());
+        }
         assert_eq!(unpack_real(1), 5e-324);
     }
 

@@ -106,6 +106,11 @@ proptest! {
     }
 
     #[test]
+    fn direct_json_writer_matches_the_value_form(value in data(false, false)) {
+        prop_assert_eq!(json::to_json_string(&value), json::to_json(&value).to_string());
+    }
+
+    #[test]
     fn cbor_round_trip_through_ciborium(value in data(false, false)) {
         let mut bytes = Vec::new();
         ciborium::into_writer(&value, &mut bytes).unwrap();

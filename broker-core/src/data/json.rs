@@ -57,9 +57,23 @@ pub fn to_json(data: &Data) -> Value {
     Value::Object(map)
 }
 
-/// The JSON v1 form of `data`, as compact text.
+/// The JSON v1 form of `data`, as compact text (the same text as
+/// `to_json(data).to_string()`, written directly).
 pub fn to_json_string(data: &Data) -> String {
-    to_json(data).to_string()
+    let mut out = String::with_capacity(64);
+    write_value(data, &mut out);
+    out
+}
+
+/// A WebSocket data message as compact text, keys in Broker's order.
+pub fn data_message_to_json_string(topic: &Topic, data: &Data) -> String {
+    let mut out = String::with_capacity(96);
+    out.push_str(r#"{"type":"data-message","topic":"#);
+    write_string(topic.as_str(), &mut out);
+    out.push(',');
+    write_fields(data, &mut out);
+    out.push('}');
+    out
 }
 
 /// A WebSocket data message: `{"type":"data-message","topic":…,"@data-type":…,"data":…}`.
@@ -177,6 +191,107 @@ impl JsonError {
             _ => "type_clash",
         }
     }
+}
+
+fn write_value(data: &Data, out: &mut String) {
+    out.push('{');
+    write_fields(data, out);
+    out.push('}');
+}
+
+/// `"@data-type":…,"data":…` without the braces.
+fn write_fields(data: &Data, out: &mut String) {
+    out.push_str(r#""@data-type":""#);
+    out.push_str(data.data_type().name());
+    out.push_str(r#"","data":"#);
+    let mut itoa = itoa::Buffer::new();
+    match data {
+        Data::None => out.push_str("{}"),
+        Data::Boolean(b) => out.push_str(if *b { "true" } else { "false" }),
+        Data::Count(n) => out.push_str(itoa.format(*n)),
+        Data::Integer(n) => out.push_str(itoa.format(*n)),
+        Data::Real(_) => out.push_str(&payload(data).to_string()),
+        Data::String(s) => write_string(&s.to_string_lossy(), out),
+        Data::EnumValue(e) => write_string(e.name(), out),
+        Data::Address(_)
+        | Data::Subnet(_)
+        | Data::Port(_)
+        | Data::Timestamp(_)
+        | Data::Timespan(_) => {
+            // None of these text forms needs escaping.
+            use std::fmt::Write;
+            out.push('"');
+            let _ = match data {
+                Data::Address(a) => write!(out, "{a}"),
+                Data::Subnet(s) => write!(out, "{s}"),
+                Data::Port(p) => write!(out, "{p}"),
+                Data::Timestamp(t) => write!(out, "{t}"),
+                Data::Timespan(t) => write!(out, "{t}"),
+                _ => Ok(()),
+            };
+            out.push('"');
+        }
+        Data::Set(items) => write_array(items.iter(), out),
+        Data::Vector(items) => write_array(items.iter(), out),
+        Data::Table(t) => {
+            out.push('[');
+            for (i, (k, v)) in t.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(r#"{"key":"#);
+                write_value(k, out);
+                out.push_str(r#","value":"#);
+                write_value(v, out);
+                out.push('}');
+            }
+            out.push(']');
+        }
+    }
+}
+
+fn write_array<'a>(items: impl Iterator<Item = &'a Data>, out: &mut String) {
+    out.push('[');
+    for (i, item) in items.enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        write_value(item, out);
+    }
+    out.push(']');
+}
+
+/// A JSON string literal, escaped as serde_json escapes: quote, backslash,
+/// the short forms for backspace, form feed, newline, return and tab, and
+/// `\u00XX` for the other control characters.
+fn write_string(s: &str, out: &mut String) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.push('"');
+    let mut start = 0;
+    for (i, b) in s.bytes().enumerate() {
+        let escape = match b {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0x08 => "\\b",
+            0x0c => "\\f",
+            0x00..=0x1f => "",
+            _ => continue,
+        };
+        out.push_str(&s[start..i]);
+        if escape.is_empty() {
+            out.push_str("\\u00");
+            out.push(char::from(HEX[usize::from(b >> 4)]));
+            out.push(char::from(HEX[usize::from(b & 0xf)]));
+        } else {
+            out.push_str(escape);
+        }
+        start = i + 1;
+    }
+    out.push_str(&s[start..]);
+    out.push('"');
 }
 
 fn insert_value(map: &mut Map<String, Value>, data: &Data) {
@@ -341,10 +456,25 @@ mod tests {
     #[test]
     fn output_keeps_key_order() {
         let topic = Topic::new("/t").unwrap();
+        let expected = r#"{"type":"data-message","topic":"/t","@data-type":"count","data":1}"#;
         assert_eq!(
             data_message_to_json(&topic, &Data::Count(1)).to_string(),
-            r#"{"type":"data-message","topic":"/t","@data-type":"count","data":1}"#
+            expected
         );
+        assert_eq!(
+            data_message_to_json_string(&topic, &Data::Count(1)),
+            expected
+        );
+    }
+
+    #[test]
+    fn direct_writer_escapes_like_serde_json() {
+        let all_bytes: String = (0u8..0x80)
+            .map(char::from)
+            .chain("ü\u{2028}🦀".chars())
+            .collect();
+        let value = Data::from(all_bytes);
+        assert_eq!(to_json_string(&value), to_json(&value).to_string());
     }
 
     #[test]

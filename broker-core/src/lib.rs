@@ -32,6 +32,8 @@
 
 pub mod data;
 pub mod payloads;
+pub mod proto;
+pub mod status;
 pub mod topic;
 pub mod zeek;
 

@@ -1,0 +1,1228 @@
+//! The protocol core of one endpoint: connections, handshakes, filters,
+//! routing and forwarding, without any I/O.
+//!
+//! The driver (the tokio runtime, or a test simulation) feeds the core with
+//! `handle_*` calls — bytes from a connection, a closed connection, a timer,
+//! a local publish or subscribe — and takes its outputs with `poll_*` calls:
+//! bytes to write per connection, events (deliveries, statuses, errors,
+//! connections to close) and the next deadline. Time always comes in as
+//! `now`; the core never reads a clock, a socket or a random source.
+
+use std::collections::{HashMap, VecDeque};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+
+use super::EndpointId;
+use super::filter::{PrefixIndex, normalize};
+use super::handshake::{self, Context, Handshake, Step};
+use super::wire::{
+    self, CONTROL_TOPIC, DEFAULT_MAX_FRAME_SIZE, DEFAULT_TTL, Envelope, EnvelopeHeader,
+    EnvelopeType, FrameDecoder, HandshakeMessage, Origin, PROTOCOL_VERSION_2, WireError,
+};
+use crate::data::{Data, bin};
+use crate::status::{ErrorCode, StatusCode};
+use crate::topic::Topic;
+
+/// What the core does when a peer's outbound queue is full.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum OverflowPolicy {
+    /// Drop the peering (Broker's default).
+    Disconnect,
+    /// Drop the message that does not fit.
+    DropNewest,
+    /// Drop the oldest queued message to make room (Zeek's default since 7.2).
+    #[default]
+    DropOldest,
+}
+
+/// Settings of a core.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Our id.
+    pub id: EndpointId,
+    /// Whether to relay messages between peers (`forward_messages`).
+    pub forward: bool,
+    /// The largest frame accepted from a peer.
+    pub max_frame_size: usize,
+    /// A handshake not complete after this long is dropped.
+    pub handshake_timeout: Duration,
+    /// How long an unpeer waits for the peer's goodbye before closing.
+    pub unpeer_timeout: Duration,
+    /// Messages queued per peer before the overflow policy applies.
+    pub peer_buffer_size: usize,
+    /// What to do with a full queue.
+    pub overflow_policy: OverflowPolicy,
+    /// The TTL written into messages we publish.
+    pub ttl: u16,
+    /// The highest protocol version offered: 1 behaves exactly like Broker,
+    /// 2 adds origin ids for duplicate suppression between our endpoints.
+    pub max_version: u8,
+}
+
+impl Config {
+    /// Defaults for an endpoint with this id.
+    pub fn new(id: EndpointId) -> Config {
+        Config {
+            id,
+            forward: false,
+            max_frame_size: DEFAULT_MAX_FRAME_SIZE,
+            handshake_timeout: Duration::from_secs(10),
+            unpeer_timeout: Duration::from_secs(3),
+            peer_buffer_size: 8192,
+            overflow_policy: OverflowPolicy::DropOldest,
+            ttl: DEFAULT_TTL,
+            max_version: PROTOCOL_VERSION_2,
+        }
+    }
+}
+
+/// A connection, as named by the driver.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ConnectionId(pub u64);
+
+/// A local subscriber, as named by the driver.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SubscriberId(pub u64);
+
+/// Who opened the connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Direction {
+    /// The peer connected to us.
+    Inbound,
+    /// We connected to the peer.
+    Outbound,
+}
+
+/// Why a connection ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CloseReason {
+    /// We unpeered.
+    Unpeered,
+    /// The peer closed the connection or it broke.
+    Lost,
+    /// The peer's queue overflowed (policy `Disconnect`).
+    Overflow,
+    /// The handshake failed or timed out.
+    HandshakeFailed(ErrorCode),
+    /// The peer sent something malformed.
+    ProtocolError(ErrorCode),
+    /// A second connection to a peer we already have.
+    Redundant,
+}
+
+/// An output of the core.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Event {
+    /// A status change of a peering.
+    Status {
+        /// The connection.
+        conn: ConnectionId,
+        /// The peer.
+        peer: EndpointId,
+        /// What happened.
+        code: StatusCode,
+        /// Broker's text for it.
+        message: String,
+    },
+    /// An error.
+    Error {
+        /// The connection, if any.
+        conn: Option<ConnectionId>,
+        /// The peer, if known.
+        peer: Option<EndpointId>,
+        /// The code.
+        code: ErrorCode,
+        /// What happened.
+        message: String,
+    },
+    /// A message for local subscribers.
+    Deliver {
+        /// The topic.
+        topic: Topic,
+        /// The value.
+        data: Data,
+        /// Who subscribed to it.
+        subscribers: Vec<SubscriberId>,
+    },
+    /// A handshake completed: the connection is a peering now.
+    Peered {
+        /// The connection.
+        conn: ConnectionId,
+        /// The peer.
+        peer: EndpointId,
+    },
+    /// The driver must close this connection once its pending bytes are
+    /// written; the core has forgotten it.
+    Close {
+        /// The connection.
+        conn: ConnectionId,
+        /// Why.
+        reason: CloseReason,
+    },
+}
+
+/// Counters for one peering.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PeerStats {
+    /// Messages queued now.
+    pub queued: usize,
+    /// Messages dropped by the overflow policy.
+    pub overflows: u64,
+}
+
+enum ConnState {
+    Handshake(Handshake),
+    Peered(Peering),
+    /// A goodbye was sent; waiting for the pong or the deadline.
+    Closing(Peering),
+}
+
+struct Peering {
+    remote: EndpointId,
+    version: u8,
+    filter: PrefixIndex<()>,
+    /// The BYE token we sent, while unpeering.
+    bye: Option<Vec<u8>>,
+}
+
+struct Connection {
+    direction: Direction,
+    state: Option<ConnState>,
+    frames: FrameDecoder,
+    outbound: VecDeque<Bytes>,
+    deadline: Option<Instant>,
+    stats: PeerStats,
+    /// A second completed connection to a peer we already have.
+    duplicate: bool,
+    /// The filter our syn or syn-ack carried.
+    sent_filter: Option<Vec<Topic>>,
+}
+
+/// How far back duplicate suppression remembers per origin.
+const DEDUP_WINDOW: u64 = 4096;
+/// How many origins duplicate suppression tracks at most.
+const MAX_ORIGINS: usize = 4096;
+
+/// Sequence numbers seen from one origin: the highest, and a bitmap below it.
+#[derive(Default)]
+struct SeenWindow {
+    highest: u64,
+    bits: Vec<u64>,
+}
+
+impl SeenWindow {
+    /// Records `seq`; false if it was seen before (or is too old to tell).
+    fn insert(&mut self, seq: u64) -> bool {
+        if self.bits.is_empty() {
+            self.bits = vec![0; (DEDUP_WINDOW / 64) as usize];
+        }
+        if seq > self.highest {
+            let shift = seq - self.highest;
+            if shift >= DEDUP_WINDOW {
+                self.bits.iter_mut().for_each(|w| *w = 0);
+            } else {
+                for s in self.highest + 1..=seq {
+                    self.clear(s);
+                }
+            }
+            self.highest = seq;
+        } else if self.highest - seq >= DEDUP_WINDOW {
+            return false;
+        }
+        let (word, bit) = Self::slot(seq);
+        let fresh = self.bits[word] & bit == 0;
+        self.bits[word] |= bit;
+        fresh
+    }
+
+    fn clear(&mut self, seq: u64) {
+        let (word, bit) = Self::slot(seq);
+        self.bits[word] &= !bit;
+    }
+
+    fn slot(seq: u64) -> (usize, u64) {
+        let i = seq % DEDUP_WINDOW;
+        ((i / 64) as usize, 1u64 << (i % 64))
+    }
+}
+
+/// The protocol core of one endpoint.
+pub struct Core {
+    config: Config,
+    conns: HashMap<ConnectionId, Connection>,
+    /// Established peerings by peer id.
+    peers: HashMap<EndpointId, ConnectionId>,
+    subscriptions: PrefixIndex<SubscriberId>,
+    forwards: Vec<Topic>,
+    /// What we advertise: the normalized union of subscriptions and forwards.
+    filter: Vec<Topic>,
+    events: VecDeque<Event>,
+    next_seq: u64,
+    seen: HashMap<EndpointId, SeenWindow>,
+    bye_counter: u64,
+    /// Frames still to write on connections the core has let go of (a
+    /// `drop_conn`, say), until the driver takes them and closes.
+    draining: HashMap<ConnectionId, VecDeque<Bytes>>,
+}
+
+impl Core {
+    /// A core with this configuration and no connections.
+    pub fn new(config: Config) -> Core {
+        Core {
+            config,
+            conns: HashMap::new(),
+            peers: HashMap::new(),
+            subscriptions: PrefixIndex::new(),
+            forwards: Vec::new(),
+            filter: Vec::new(),
+            events: VecDeque::new(),
+            next_seq: 0,
+            seen: HashMap::new(),
+            bye_counter: 0,
+            draining: HashMap::new(),
+        }
+    }
+
+    /// Our id.
+    pub fn id(&self) -> EndpointId {
+        self.config.id
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The filter we advertise to peers.
+    pub fn filter(&self) -> &[Topic] {
+        &self.filter
+    }
+
+    /// The peers we are peered with, and their connections.
+    pub fn peers(&self) -> impl Iterator<Item = (EndpointId, ConnectionId)> + '_ {
+        self.peers.iter().map(|(id, conn)| (*id, *conn))
+    }
+
+    /// The peer on a connection, once the handshake told us.
+    pub fn remote_of(&self, conn: ConnectionId) -> Option<EndpointId> {
+        match self.conns.get(&conn)?.state.as_ref()? {
+            ConnState::Handshake(h) => h.remote(),
+            ConnState::Peered(p) | ConnState::Closing(p) => Some(p.remote),
+        }
+    }
+
+    /// Who opened the connection.
+    pub fn direction(&self, conn: ConnectionId) -> Option<Direction> {
+        self.conns.get(&conn).map(|c| c.direction)
+    }
+
+    /// Whether the connection has completed its handshake.
+    pub fn is_peered(&self, conn: ConnectionId) -> bool {
+        matches!(
+            self.conns.get(&conn).and_then(|c| c.state.as_ref()),
+            Some(ConnState::Peered(_))
+        )
+    }
+
+    /// The filter a peer advertised, as prefixes.
+    pub fn peer_filter(&self, peer: EndpointId) -> Vec<Topic> {
+        let Some(conn) = self.peers.get(&peer).and_then(|c| self.conns.get(c)) else {
+            return Vec::new();
+        };
+        match &conn.state {
+            Some(ConnState::Peered(p) | ConnState::Closing(p)) => {
+                let mut prefixes: Vec<Topic> = p
+                    .filter
+                    .prefixes()
+                    .filter_map(|b| Topic::from_bytes(b).ok())
+                    .collect();
+                prefixes.sort();
+                prefixes
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// Queue statistics of a connection.
+    pub fn stats(&self, conn: ConnectionId) -> Option<PeerStats> {
+        self.conns.get(&conn).map(|c| PeerStats {
+            queued: c.outbound.len(),
+            ..c.stats
+        })
+    }
+
+    /// The fullest outbound queue among peerings, in messages. Drivers hold
+    /// back local publishers while this is at [`Config::peer_buffer_size`].
+    pub fn backlog(&self) -> usize {
+        self.conns
+            .values()
+            .filter(|c| matches!(c.state, Some(ConnState::Peered(_))))
+            .map(|c| c.outbound.len())
+            .max()
+            .unwrap_or(0)
+    }
+
+    // ---- inputs -------------------------------------------------------
+
+    /// A transport connection is up: start the handshake.
+    pub fn handle_connect(&mut self, conn: ConnectionId, direction: Direction, now: Instant) {
+        let (handshake, send) = match direction {
+            Direction::Outbound => Handshake::connect(&self.context_without_known()),
+            Direction::Inbound => Handshake::accept(),
+        };
+        let mut c = Connection {
+            direction,
+            state: Some(ConnState::Handshake(handshake)),
+            frames: FrameDecoder::new(self.config.max_frame_size),
+            outbound: VecDeque::new(),
+            deadline: Some(now + self.config.handshake_timeout),
+            stats: PeerStats::default(),
+            duplicate: false,
+            sent_filter: None,
+        };
+        for msg in send {
+            push_handshake(&mut c, &msg);
+        }
+        self.conns.insert(conn, c);
+    }
+
+    /// Bytes arrived on a connection.
+    pub fn handle_bytes(&mut self, conn: ConnectionId, bytes: &[u8]) {
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        c.frames.extend(bytes);
+        loop {
+            let Some(c) = self.conns.get_mut(&conn) else {
+                return;
+            };
+            match c.frames.next_frame() {
+                Ok(Some(frame)) => self.handle_frame(conn, frame),
+                Ok(None) => return,
+                Err(e) => {
+                    self.protocol_error(conn, &e);
+                    return;
+                }
+            }
+        }
+    }
+
+    /// The transport connection closed or broke.
+    pub fn handle_closed(&mut self, conn: ConnectionId) {
+        self.draining.remove(&conn);
+        let Some(c) = self.conns.remove(&conn) else {
+            return;
+        };
+        match c.state {
+            Some(ConnState::Peered(p)) if !c.duplicate => {
+                self.lose_peer(
+                    conn,
+                    p.remote,
+                    StatusCode::PeerLost,
+                    "lost connection to remote peer",
+                );
+                self.events.push_back(Event::Close {
+                    conn,
+                    reason: CloseReason::Lost,
+                });
+            }
+            Some(ConnState::Closing(p)) if !c.duplicate => {
+                self.lose_peer(
+                    conn,
+                    p.remote,
+                    StatusCode::PeerRemoved,
+                    "removed connection to remote peer",
+                );
+                self.events.push_back(Event::Close {
+                    conn,
+                    reason: CloseReason::Unpeered,
+                });
+            }
+            Some(ConnState::Handshake(h)) => {
+                self.events.push_back(Event::Error {
+                    conn: Some(conn),
+                    peer: h.remote(),
+                    code: ErrorCode::PeerDisconnectDuringHandshake,
+                    message: "peer disconnected during the handshake".into(),
+                });
+                self.events.push_back(Event::Close {
+                    conn,
+                    reason: CloseReason::HandshakeFailed(ErrorCode::PeerDisconnectDuringHandshake),
+                });
+            }
+            _ => self.events.push_back(Event::Close {
+                conn,
+                reason: CloseReason::Lost,
+            }),
+        }
+    }
+
+    /// Time passed: expire handshakes and unpeers.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let expired: Vec<ConnectionId> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| c.deadline.is_some_and(|d| d <= now))
+            .map(|(id, _)| *id)
+            .collect();
+        for conn in expired {
+            let Some(c) = self.conns.get(&conn) else {
+                continue;
+            };
+            match &c.state {
+                Some(ConnState::Handshake(h)) => {
+                    let peer = h.remote();
+                    self.events.push_back(Event::Error {
+                        conn: Some(conn),
+                        peer,
+                        code: ErrorCode::PeerTimeout,
+                        message: "handshake timed out".into(),
+                    });
+                    self.remove_conn(conn);
+                    self.events.push_back(Event::Close {
+                        conn,
+                        reason: CloseReason::HandshakeFailed(ErrorCode::PeerTimeout),
+                    });
+                }
+                Some(ConnState::Closing(_)) => self.finish_unpeer(conn),
+                _ => {}
+            }
+        }
+    }
+
+    /// Subscribes a local subscriber to a prefix.
+    pub fn subscribe(&mut self, sub: SubscriberId, prefix: Topic) {
+        self.subscriptions.insert(prefix.as_str(), sub);
+        self.refresh_filter();
+    }
+
+    /// Removes one subscription of a local subscriber.
+    pub fn unsubscribe(&mut self, sub: SubscriberId, prefix: &Topic) {
+        if self.subscriptions.remove(prefix.as_str(), &sub) {
+            self.refresh_filter();
+        }
+    }
+
+    /// Removes every subscription of a local subscriber.
+    pub fn remove_subscriber(&mut self, sub: SubscriberId, prefixes: &[Topic]) {
+        let mut changed = false;
+        for prefix in prefixes {
+            changed |= self.subscriptions.remove(prefix.as_str(), &sub);
+        }
+        if changed {
+            self.refresh_filter();
+        }
+    }
+
+    /// Asks peers for messages on `prefix` without delivering them locally
+    /// (they are relayed when forwarding is on).
+    pub fn forward(&mut self, prefix: Topic) {
+        self.forwards.push(prefix);
+        self.refresh_filter();
+    }
+
+    /// Undoes one [`Core::forward`].
+    pub fn unforward(&mut self, prefix: &Topic) {
+        if let Some(pos) = self.forwards.iter().position(|t| t == prefix) {
+            self.forwards.swap_remove(pos);
+            self.refresh_filter();
+        }
+    }
+
+    /// Publishes a value to every peer whose filter matches. Returns the
+    /// number of peers it was queued for. Local subscribers never receive
+    /// their own endpoint's publications.
+    pub fn publish(&mut self, topic: &Topic, data: &Data) -> usize {
+        let payload = bin::encode(data);
+        self.publish_encoded(topic, &payload)
+    }
+
+    /// Like [`Core::publish`], with the value already in bin v1.
+    pub fn publish_encoded(&mut self, topic: &Topic, payload: &[u8]) -> usize {
+        self.next_seq += 1;
+        let origin = Origin {
+            endpoint: self.config.id,
+            seq: self.next_seq,
+        };
+        let header = EnvelopeHeader {
+            sender: self.config.id,
+            receiver: EndpointId::NIL,
+            kind: EnvelopeType::Data,
+            ttl: self.config.ttl,
+            topic,
+            origin: Some(origin),
+        };
+        let targets: Vec<ConnectionId> = self
+            .peers
+            .values()
+            .copied()
+            .filter(|conn| self.peer_matches(*conn, topic))
+            .collect();
+        self.send_to(&targets, header, payload);
+        targets.len()
+    }
+
+    /// Sends a value to one peer only (Broker's unicast publish).
+    pub fn publish_to(&mut self, peer: EndpointId, topic: &Topic, data: &Data) -> bool {
+        let Some(conn) = self.peers.get(&peer).copied() else {
+            return false;
+        };
+        self.next_seq += 1;
+        let header = EnvelopeHeader {
+            sender: self.config.id,
+            receiver: peer,
+            kind: EnvelopeType::Data,
+            ttl: self.config.ttl,
+            topic,
+            origin: Some(Origin {
+                endpoint: self.config.id,
+                seq: self.next_seq,
+            }),
+        };
+        self.send_to(&[conn], header, &bin::encode(data));
+        true
+    }
+
+    /// Starts a graceful unpeer: a goodbye ping, then close on its pong or
+    /// after the unpeer timeout. False if the connection is not a peering.
+    pub fn unpeer(&mut self, conn: ConnectionId, now: Instant) -> bool {
+        let id = self.config.id;
+        let timeout = self.config.unpeer_timeout;
+        self.bye_counter += 1;
+        let mut token = b"BYE".to_vec();
+        token.extend_from_slice(&self.bye_counter.to_le_bytes());
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return false;
+        };
+        let Some(ConnState::Peered(mut p)) = c.state.take() else {
+            return false;
+        };
+        let control = control_topic();
+        let mut frame = Vec::new();
+        wire::encode_envelope_frame(
+            &mut frame,
+            EnvelopeHeader {
+                sender: id,
+                receiver: p.remote,
+                kind: EnvelopeType::Ping,
+                ttl: DEFAULT_TTL,
+                topic: &control,
+                origin: None,
+            },
+            p.version,
+            &token,
+        );
+        c.outbound.push_back(Bytes::from(frame));
+        p.bye = Some(token);
+        c.deadline = Some(now + timeout);
+        if self.peers.get(&p.remote) == Some(&conn) {
+            self.peers.remove(&p.remote);
+        }
+        c.state = Some(ConnState::Closing(p));
+        true
+    }
+
+    /// Closes a connection at once (used when shutting down or when a
+    /// connection must go without a goodbye).
+    pub fn close(&mut self, conn: ConnectionId, reason: CloseReason) {
+        // Unsent messages are dropped with the connection.
+        if let Some(c) = self.conns.remove(&conn) {
+            self.end_peering(
+                conn,
+                &c,
+                StatusCode::PeerRemoved,
+                "removed connection to remote peer",
+            );
+            self.events.push_back(Event::Close { conn, reason });
+        }
+    }
+
+    // ---- outputs ------------------------------------------------------
+
+    /// The next event, if any.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// Moves queued frames of `conn` into `out`, up to about `max_bytes`
+    /// (at least one frame). Returns the number of frames moved.
+    pub fn poll_transmit(
+        &mut self,
+        conn: ConnectionId,
+        out: &mut Vec<u8>,
+        max_bytes: usize,
+    ) -> usize {
+        let queue = match self.conns.get_mut(&conn) {
+            Some(c) => &mut c.outbound,
+            None => match self.draining.get_mut(&conn) {
+                Some(q) => q,
+                None => return 0,
+            },
+        };
+        let mut n = 0;
+        while let Some(frame) = queue.front() {
+            if n > 0 && out.len() + frame.len() > max_bytes {
+                break;
+            }
+            out.extend_from_slice(frame);
+            queue.pop_front();
+            n += 1;
+        }
+        if queue.is_empty() {
+            self.draining.remove(&conn);
+        }
+        n
+    }
+
+    /// Whether `conn` has bytes to send.
+    pub fn has_transmit(&self, conn: ConnectionId) -> bool {
+        self.conns
+            .get(&conn)
+            .is_some_and(|c| !c.outbound.is_empty())
+            || self.draining.contains_key(&conn)
+    }
+
+    /// The connections with bytes to send.
+    pub fn pending_transmits(&self) -> impl Iterator<Item = ConnectionId> + '_ {
+        self.conns
+            .iter()
+            .filter(|(_, c)| !c.outbound.is_empty())
+            .map(|(id, _)| *id)
+            .chain(self.draining.keys().copied())
+    }
+
+    /// The earliest deadline the driver must call [`Core::handle_timeout`] at.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.conns.values().filter_map(|c| c.deadline).min()
+    }
+
+    // ---- internals ----------------------------------------------------
+
+    /// Forgets a connection, keeping its unsent frames for the driver.
+    fn remove_conn(&mut self, conn: ConnectionId) -> Option<Connection> {
+        let mut c = self.conns.remove(&conn)?;
+        if !c.outbound.is_empty() {
+            self.draining.insert(conn, std::mem::take(&mut c.outbound));
+        }
+        Some(c)
+    }
+
+    fn context_without_known(&self) -> Context<'_> {
+        Context {
+            id: self.config.id,
+            max_version: self.config.max_version,
+            filter: &self.filter,
+            is_known: &|_| false,
+        }
+    }
+
+    fn handle_frame(&mut self, conn: ConnectionId, frame: Bytes) {
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        match c.state.take() {
+            Some(ConnState::Handshake(h)) => {
+                let msg = match HandshakeMessage::decode(&frame) {
+                    Ok(msg) => msg,
+                    Err(e) => {
+                        c.state = Some(ConnState::Handshake(h));
+                        self.refuse_malformed(conn, &e);
+                        return;
+                    }
+                };
+                self.handle_handshake(conn, h, msg);
+            }
+            Some(state @ (ConnState::Peered(_) | ConnState::Closing(_))) => {
+                let version = match &state {
+                    ConnState::Peered(p) | ConnState::Closing(p) => p.version,
+                    ConnState::Handshake(_) => 1,
+                };
+                c.state = Some(state);
+                match Envelope::decode(frame, version) {
+                    Ok(env) => self.handle_envelope(conn, env),
+                    Err(e) => self.protocol_error(conn, &e),
+                }
+            }
+            None => {}
+        }
+    }
+
+    fn handle_handshake(&mut self, conn: ConnectionId, h: Handshake, msg: HandshakeMessage) {
+        let step = {
+            let peers = &self.peers;
+            let conns = &self.conns;
+            let is_known = |id: EndpointId| {
+                peers.contains_key(&id)
+                    || conns.iter().any(|(other, c)| {
+                        *other != conn
+                            && matches!(&c.state, Some(ConnState::Handshake(h)) if h.remote() == Some(id))
+                    })
+            };
+            let ctx = Context {
+                id: self.config.id,
+                max_version: self.config.max_version,
+                filter: &self.filter,
+                is_known: &is_known,
+            };
+            h.handle(msg, &ctx)
+        };
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        match step {
+            Step::Continue(next, send) => {
+                for msg in &send {
+                    push_handshake(c, msg);
+                }
+                c.state = Some(ConnState::Handshake(next));
+            }
+            Step::Done {
+                send,
+                remote,
+                version,
+                remote_filter,
+            } => {
+                for msg in &send {
+                    push_handshake(c, msg);
+                }
+                c.deadline = None;
+                c.state = Some(ConnState::Peered(Peering {
+                    remote,
+                    version,
+                    filter: PrefixIndex::from_filter(&remote_filter),
+                    bye: None,
+                }));
+                if self.peers.contains_key(&remote) {
+                    // A second connection completed (simultaneous dials).
+                    // The originator keeps the first and closes this one.
+                    c.duplicate = true;
+                    if self.config.id < remote {
+                        self.remove_conn(conn);
+                        self.events.push_back(Event::Close {
+                            conn,
+                            reason: CloseReason::Redundant,
+                        });
+                    }
+                    return;
+                }
+                self.peers.insert(remote, conn);
+                self.events.push_back(Event::Peered { conn, peer: remote });
+                self.events.push_back(Event::Status {
+                    conn,
+                    peer: remote,
+                    code: StatusCode::EndpointDiscovered,
+                    message: "found a new peer in the network".into(),
+                });
+                self.events.push_back(Event::Status {
+                    conn,
+                    peer: remote,
+                    code: StatusCode::PeerAdded,
+                    message: "handshake successful".into(),
+                });
+                // Our filter may have changed while the handshake ran.
+                if c.sent_filter.as_deref() != Some(&self.filter[..]) {
+                    self.send_routing_update(conn);
+                }
+            }
+            Step::Refuse {
+                code,
+                description,
+                remote,
+            } => {
+                push_handshake(
+                    c,
+                    &HandshakeMessage::DropConn {
+                        sender: self.config.id,
+                        code: code as u8,
+                        description: description.into(),
+                    },
+                );
+                self.remove_conn(conn);
+                let reason = if code == ErrorCode::RedundantConnection {
+                    CloseReason::Redundant
+                } else {
+                    self.events.push_back(Event::Error {
+                        conn: Some(conn),
+                        peer: remote,
+                        code,
+                        message: description.into(),
+                    });
+                    CloseReason::HandshakeFailed(code)
+                };
+                self.events.push_back(Event::Close { conn, reason });
+            }
+            Step::Refused {
+                remote,
+                code,
+                description,
+            } => {
+                self.remove_conn(conn);
+                let reason = if code == ErrorCode::RedundantConnection {
+                    CloseReason::Redundant
+                } else {
+                    self.events.push_back(Event::Error {
+                        conn: Some(conn),
+                        peer: Some(remote),
+                        code,
+                        message: format!("peer refused the connection: {description}"),
+                    });
+                    CloseReason::HandshakeFailed(code)
+                };
+                self.events.push_back(Event::Close { conn, reason });
+            }
+        }
+    }
+
+    fn handle_envelope(&mut self, conn: ConnectionId, env: Envelope) {
+        match env.kind {
+            EnvelopeType::RoutingUpdate => match wire::decode_filter_payload(&env.payload) {
+                Ok(filter) => {
+                    if let Some(Connection {
+                        state: Some(ConnState::Peered(p) | ConnState::Closing(p)),
+                        ..
+                    }) = self.conns.get_mut(&conn)
+                    {
+                        p.filter = PrefixIndex::from_filter(&filter);
+                    }
+                }
+                Err(e) => self.protocol_error(conn, &e),
+            },
+            EnvelopeType::Ping => {
+                if env.receiver == self.config.id || env.receiver.is_nil() {
+                    self.reply_pong(conn, &env);
+                }
+            }
+            EnvelopeType::Pong => {
+                let done = matches!(
+                    self.conns.get(&conn).and_then(|c| c.state.as_ref()),
+                    Some(ConnState::Closing(p)) if p.bye.as_deref() == Some(&env.payload[..])
+                );
+                if done {
+                    self.finish_unpeer(conn);
+                }
+            }
+            EnvelopeType::Data | EnvelopeType::Command => self.route(conn, env),
+        }
+    }
+
+    fn route(&mut self, conn: ConnectionId, env: Envelope) {
+        let id = self.config.id;
+        if let Some(origin) = env.origin.filter(|o| !o.endpoint.is_nil()) {
+            if origin.endpoint == id {
+                return; // Our own message came back around a loop.
+            }
+            if self.seen.len() >= MAX_ORIGINS && !self.seen.contains_key(&origin.endpoint) {
+                self.seen.clear();
+            }
+            if !self
+                .seen
+                .entry(origin.endpoint)
+                .or_default()
+                .insert(origin.seq)
+            {
+                return; // Already seen through another path.
+            }
+        }
+        let for_us = env.receiver.is_nil() || env.receiver == id;
+        if env.kind == EnvelopeType::Data && for_us {
+            let subscribers: Vec<SubscriberId> = {
+                let mut subs: Vec<SubscriberId> = self
+                    .subscriptions
+                    .matches(env.topic.as_str().as_bytes())
+                    .copied()
+                    .collect();
+                subs.sort_unstable();
+                subs.dedup();
+                subs
+            };
+            if !subscribers.is_empty() {
+                match bin::decode(&env.payload) {
+                    Ok(data) => self.events.push_back(Event::Deliver {
+                        topic: env.topic.clone(),
+                        data,
+                        subscribers,
+                    }),
+                    Err(e) => {
+                        self.events.push_back(Event::Error {
+                            conn: Some(conn),
+                            peer: self.remote_of(conn),
+                            code: ErrorCode::DeserializationFailed,
+                            message: format!(
+                                "dropped a message on {} with a malformed value: {e}",
+                                env.topic
+                            ),
+                        });
+                        return;
+                    }
+                }
+            }
+        }
+        if !self.config.forward || env.receiver == id || env.ttl <= 1 {
+            return;
+        }
+        let last_hop = self.remote_of(conn);
+        let targets: Vec<ConnectionId> = if env.receiver.is_nil() {
+            self.peers
+                .iter()
+                .filter(|(peer, _)| Some(**peer) != last_hop)
+                .map(|(_, c)| *c)
+                .filter(|c| self.peer_matches(*c, &env.topic))
+                .collect()
+        } else {
+            self.peers.get(&env.receiver).copied().into_iter().collect()
+        };
+        if targets.is_empty() {
+            return;
+        }
+        let header = EnvelopeHeader {
+            sender: id,
+            receiver: env.receiver,
+            kind: env.kind,
+            ttl: env.ttl - 1,
+            topic: &env.topic,
+            origin: env.origin,
+        };
+        self.send_to(&targets, header, &env.payload);
+    }
+
+    fn peer_matches(&self, conn: ConnectionId, topic: &Topic) -> bool {
+        matches!(
+            self.conns.get(&conn).and_then(|c| c.state.as_ref()),
+            Some(ConnState::Peered(p)) if p.filter.any_match(topic.as_str().as_bytes())
+        )
+    }
+
+    /// Queues one message for several connections, encoding each protocol
+    /// version once and sharing the bytes.
+    fn send_to(&mut self, targets: &[ConnectionId], header: EnvelopeHeader<'_>, payload: &[u8]) {
+        let mut encoded: [Option<Bytes>; 2] = [None, None];
+        let mut overflowed = Vec::new();
+        for &conn in targets {
+            let Some(c) = self.conns.get_mut(&conn) else {
+                continue;
+            };
+            let version = match &c.state {
+                Some(ConnState::Peered(p)) => p.version,
+                _ => continue,
+            };
+            let slot = usize::from(version >= PROTOCOL_VERSION_2);
+            let frame = encoded[slot]
+                .get_or_insert_with(|| {
+                    let mut out = Vec::new();
+                    wire::encode_envelope_frame(&mut out, header, version, payload);
+                    Bytes::from(out)
+                })
+                .clone();
+            if c.outbound.len() >= self.config.peer_buffer_size {
+                c.stats.overflows += 1;
+                match self.config.overflow_policy {
+                    OverflowPolicy::DropNewest => continue,
+                    OverflowPolicy::DropOldest => {
+                        c.outbound.pop_front();
+                    }
+                    OverflowPolicy::Disconnect => {
+                        overflowed.push(conn);
+                        continue;
+                    }
+                }
+            }
+            c.outbound.push_back(frame);
+        }
+        for conn in overflowed {
+            self.close(conn, CloseReason::Overflow);
+        }
+    }
+
+    fn reply_pong(&mut self, conn: ConnectionId, ping: &Envelope) {
+        let id = self.config.id;
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        let version = match &c.state {
+            Some(ConnState::Peered(p) | ConnState::Closing(p)) => p.version,
+            _ => return,
+        };
+        let mut frame = Vec::new();
+        wire::encode_envelope_frame(
+            &mut frame,
+            EnvelopeHeader {
+                sender: id,
+                receiver: ping.sender,
+                kind: EnvelopeType::Pong,
+                ttl: ping.ttl,
+                topic: &ping.topic,
+                origin: None,
+            },
+            version,
+            &ping.payload,
+        );
+        c.outbound.push_back(Bytes::from(frame));
+    }
+
+    fn finish_unpeer(&mut self, conn: ConnectionId) {
+        if let Some(c) = self.remove_conn(conn) {
+            self.end_peering(
+                conn,
+                &c,
+                StatusCode::PeerRemoved,
+                "removed connection to remote peer",
+            );
+            self.events.push_back(Event::Close {
+                conn,
+                reason: CloseReason::Unpeered,
+            });
+        }
+    }
+
+    /// Emits the statuses of a peering that ended, unless it was a duplicate.
+    fn end_peering(&mut self, conn: ConnectionId, c: &Connection, code: StatusCode, message: &str) {
+        if let Some(ConnState::Peered(p) | ConnState::Closing(p)) = &c.state
+            && !c.duplicate
+        {
+            self.lose_peer(conn, p.remote, code, message);
+        }
+    }
+
+    fn lose_peer(&mut self, conn: ConnectionId, peer: EndpointId, code: StatusCode, message: &str) {
+        if self.peers.get(&peer) == Some(&conn) {
+            self.peers.remove(&peer);
+        }
+        self.events.push_back(Event::Status {
+            conn,
+            peer,
+            code,
+            message: message.into(),
+        });
+        self.events.push_back(Event::Status {
+            conn,
+            peer,
+            code: StatusCode::EndpointUnreachable,
+            message: "lost the last path".into(),
+        });
+    }
+
+    fn refuse_malformed(&mut self, conn: ConnectionId, error: &WireError) {
+        let (code, text) = match error {
+            WireError::WrongMagic(_) => (ErrorCode::WrongMagicNumber, handshake::WRONG_MAGIC),
+            _ => (ErrorCode::InvalidMessage, handshake::INVALID_MESSAGE),
+        };
+        let id = self.config.id;
+        if let Some(c) = self.conns.get_mut(&conn) {
+            push_handshake(
+                c,
+                &HandshakeMessage::DropConn {
+                    sender: id,
+                    code: code as u8,
+                    description: text.into(),
+                },
+            );
+        }
+        let peer = self.remote_of(conn);
+        self.remove_conn(conn);
+        self.events.push_back(Event::Error {
+            conn: Some(conn),
+            peer,
+            code,
+            message: format!("handshake failed: {error}"),
+        });
+        self.events.push_back(Event::Close {
+            conn,
+            reason: CloseReason::HandshakeFailed(code),
+        });
+    }
+
+    fn protocol_error(&mut self, conn: ConnectionId, error: &WireError) {
+        let handshaking = matches!(
+            self.conns.get(&conn).and_then(|c| c.state.as_ref()),
+            Some(ConnState::Handshake(_))
+        );
+        if handshaking {
+            self.refuse_malformed(conn, error);
+            return;
+        }
+        let peer = self.remote_of(conn);
+        self.events.push_back(Event::Error {
+            conn: Some(conn),
+            peer,
+            code: ErrorCode::InvalidMessage,
+            message: format!("closing connection after a malformed message: {error}"),
+        });
+        if let Some(c) = self.conns.remove(&conn) {
+            self.end_peering(
+                conn,
+                &c,
+                StatusCode::PeerRemoved,
+                "removed connection to remote peer (malformed message)",
+            );
+        }
+        self.events.push_back(Event::Close {
+            conn,
+            reason: CloseReason::ProtocolError(ErrorCode::InvalidMessage),
+        });
+    }
+
+    fn refresh_filter(&mut self) {
+        let prefixes = self
+            .subscriptions
+            .prefixes()
+            .filter_map(|p| Topic::from_bytes(p).ok())
+            .chain(self.forwards.iter().cloned());
+        let filter = normalize(prefixes);
+        if filter == self.filter {
+            return;
+        }
+        self.filter = filter;
+        let peered: Vec<ConnectionId> = self.peers.values().copied().collect();
+        for conn in peered {
+            self.send_routing_update(conn);
+        }
+    }
+
+    fn send_routing_update(&mut self, conn: ConnectionId) {
+        let id = self.config.id;
+        let mut payload = Vec::new();
+        wire::encode_filter(&self.filter, &mut payload);
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        let Some(ConnState::Peered(p)) = &c.state else {
+            return;
+        };
+        let control = control_topic();
+        let mut frame = Vec::new();
+        wire::encode_envelope_frame(
+            &mut frame,
+            EnvelopeHeader {
+                sender: id,
+                receiver: p.remote,
+                kind: EnvelopeType::RoutingUpdate,
+                ttl: DEFAULT_TTL,
+                topic: &control,
+                origin: None,
+            },
+            p.version,
+            &payload,
+        );
+        c.outbound.push_back(Bytes::from(frame));
+    }
+}
+
+fn control_topic() -> Topic {
+    // "<$>" is three bytes, far below the topic length limit.
+    Topic::new(CONTROL_TOPIC).unwrap_or_default()
+}
+
+fn push_handshake(c: &mut Connection, msg: &HandshakeMessage) {
+    if let HandshakeMessage::OriginatorSyn { filter }
+    | HandshakeMessage::ResponderSynAck { filter } = msg
+    {
+        c.sent_filter = Some(filter.clone());
+    }
+    let mut frame = Vec::new();
+    msg.encode_frame(&mut frame);
+    c.outbound.push_back(Bytes::from(frame));
+}
+
+#[cfg(test)]
+mod tests;

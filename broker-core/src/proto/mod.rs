@@ -1,0 +1,20 @@
+//! The sans-io protocol core: Broker's wire protocol version 1 without I/O.
+//!
+//! [`wire`] encodes and decodes frames, handshake messages and envelopes;
+//! [`handshake`] is the handshake state machine; [`filter`] holds topic
+//! filters and the prefix index; [`Core`] ties them together for one
+//! endpoint: connections, routing, forwarding and flow control. Nothing here
+//! touches a socket, a clock or a random source: the runtime (or a test)
+//! moves bytes and passes the time in.
+
+mod core;
+pub mod filter;
+pub mod handshake;
+mod id;
+pub mod wire;
+
+pub use self::core::{
+    CloseReason, Config, ConnectionId, Core, Direction, Event, OverflowPolicy, PeerStats,
+    SubscriberId,
+};
+pub use id::{EndpointId, EndpointIdParseError};

@@ -31,8 +31,10 @@
 )]
 
 pub mod data;
+pub mod options;
 pub mod payloads;
 pub mod proto;
+pub mod runtime;
 pub mod status;
 pub mod topic;
 pub mod zeek;

@@ -1,0 +1,969 @@
+//! The driver task: owns the protocol core and connects it to sockets,
+//! timers, subscribers and the endpoint's handles.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::AbortHandle;
+use tokio::time::Instant;
+
+use super::io::{self, ConnTasks, Input, IoEvent};
+use super::{
+    EndpointError, EndpointInfo, ErrorEvent, Message, NetworkInfo, PeerInfo, Status, StatusEvent,
+    network,
+};
+use crate::options::Options;
+use crate::proto::{
+    CloseReason, Config, ConnectionId, Core, Direction, EndpointId, Event, SubscriberId,
+};
+use crate::status::{ErrorCode, PeerStatus};
+use crate::topic::Topic;
+
+/// Requests from endpoint handles.
+pub(crate) enum Control {
+    Listen {
+        address: String,
+        port: u16,
+        retry: Duration,
+        reply: oneshot::Sender<Result<u16, EndpointError>>,
+    },
+    Peer {
+        address: String,
+        port: u16,
+        retry: Duration,
+        reply: oneshot::Sender<bool>,
+        done: Option<oneshot::Sender<Result<EndpointId, ErrorEvent>>>,
+    },
+    Unpeer {
+        address: String,
+        port: u16,
+        reply: oneshot::Sender<bool>,
+    },
+    Peers {
+        reply: oneshot::Sender<Vec<PeerInfo>>,
+    },
+    PeerSubscriptions {
+        reply: oneshot::Sender<Vec<Topic>>,
+    },
+    AwaitPeer {
+        peer: EndpointId,
+        reply: oneshot::Sender<oneshot::Receiver<()>>,
+    },
+    Subscribe {
+        prefixes: Vec<Topic>,
+        tx: mpsc::Sender<Message>,
+        reply: oneshot::Sender<SubscriberId>,
+    },
+    AddTopic {
+        sub: SubscriberId,
+        prefix: Topic,
+    },
+    RemoveTopic {
+        sub: SubscriberId,
+        prefix: Topic,
+    },
+    Unsubscribe {
+        sub: SubscriberId,
+    },
+    Forward {
+        prefix: Topic,
+        reply: oneshot::Sender<()>,
+    },
+    Unforward {
+        prefix: Topic,
+        reply: oneshot::Sender<()>,
+    },
+    StatusSubscribe {
+        tx: mpsc::Sender<StatusEvent>,
+        receive_statuses: bool,
+        reply: oneshot::Sender<()>,
+    },
+    Flush {
+        reply: oneshot::Sender<oneshot::Receiver<()>>,
+    },
+    Shutdown {
+        reply: Option<oneshot::Sender<()>>,
+    },
+}
+
+/// A message to publish, already encoded by the caller.
+pub(crate) struct Publish {
+    pub(crate) topic: Topic,
+    pub(crate) payload: Vec<u8>,
+}
+
+/// How many publish requests wait in the channel at most.
+const PUBLISH_QUEUE: usize = 1024;
+/// How many read chunks wait for the driver at most.
+const INPUT_QUEUE: usize = 64;
+/// The largest chunk handed to a writer at once.
+const WRITE_CHUNK: usize = 256 * 1024;
+/// Publish requests handled per wakeup before yielding to other work.
+const PUBLISH_BATCH: usize = 256;
+
+/// Starts the driver; returns the channels to reach it.
+pub(crate) fn spawn(
+    handle: &tokio::runtime::Handle,
+    id: EndpointId,
+    options: Options,
+) -> (mpsc::UnboundedSender<Control>, mpsc::Sender<Publish>) {
+    let (control_tx, control_rx) = mpsc::unbounded_channel();
+    let (publish_tx, publish_rx) = mpsc::channel(PUBLISH_QUEUE);
+    let (input_tx, input_rx) = mpsc::channel(INPUT_QUEUE);
+    let (io_tx, io_rx) = mpsc::unbounded_channel();
+    let mut config = Config::new(id);
+    config.forward = options.forward_messages;
+    config.max_frame_size = options.max_frame_size;
+    config.handshake_timeout = options.handshake_timeout;
+    config.unpeer_timeout = options.unpeer_timeout;
+    config.peer_buffer_size = options.peer_buffer_size;
+    config.overflow_policy = options.overflow_policy;
+    config.max_version = options.max_protocol_version;
+    let driver = Driver {
+        core: Core::new(config),
+        options,
+        epoch: std::time::Instant::now(),
+        base: Instant::now(),
+        conns: HashMap::new(),
+        requests: HashMap::new(),
+        subscribers: HashMap::new(),
+        status_subs: Vec::new(),
+        peer_waiters: Vec::new(),
+        flush_waiters: Vec::new(),
+        listeners: Vec::new(),
+        pending: VecDeque::new(),
+        input_tx,
+        io_tx,
+        next_conn: 0,
+        next_request: 0,
+        next_sub: 0,
+        shutting_down: None,
+    };
+    handle.spawn(driver.run(control_rx, publish_rx, input_rx, io_rx));
+    (control_tx, publish_tx)
+}
+
+struct Conn {
+    tasks: ConnTasks,
+    remote: SocketAddr,
+    /// The outbound request this connection serves.
+    request: Option<u64>,
+    /// A chunk is with the writer.
+    busy: bool,
+}
+
+/// An outbound peering the user asked for.
+struct PeerRequest {
+    address: String,
+    port: u16,
+    retry: Duration,
+    conn: Option<ConnectionId>,
+    /// The peer's id, once a handshake told us.
+    peer: Option<EndpointId>,
+    status: PeerStatus,
+    /// The dial or redial timer in flight.
+    task: Option<AbortHandle>,
+    done: Vec<oneshot::Sender<Result<EndpointId, ErrorEvent>>>,
+}
+
+struct Sub {
+    tx: mpsc::Sender<Message>,
+    prefixes: Vec<Topic>,
+}
+
+struct Driver {
+    core: Core,
+    options: Options,
+    /// The core's clock: std time, anchored with tokio time for sleeping.
+    epoch: std::time::Instant,
+    base: Instant,
+    conns: HashMap<ConnectionId, Conn>,
+    requests: HashMap<u64, PeerRequest>,
+    subscribers: HashMap<SubscriberId, Sub>,
+    status_subs: Vec<(mpsc::Sender<StatusEvent>, bool)>,
+    peer_waiters: Vec<(EndpointId, oneshot::Sender<()>)>,
+    flush_waiters: Vec<oneshot::Sender<()>>,
+    listeners: Vec<AbortHandle>,
+    /// Deliveries that did not fit a subscriber's queue, in order. While any
+    /// wait, reading from peers pauses.
+    pending: VecDeque<(SubscriberId, Message)>,
+    input_tx: mpsc::Sender<Input>,
+    io_tx: mpsc::UnboundedSender<IoEvent>,
+    next_conn: u64,
+    next_request: u64,
+    next_sub: u64,
+    shutting_down: Option<(Instant, Vec<oneshot::Sender<()>>)>,
+}
+
+impl Driver {
+    async fn run(
+        mut self,
+        mut control: mpsc::UnboundedReceiver<Control>,
+        mut publish: mpsc::Receiver<Publish>,
+        mut input: mpsc::Receiver<Input>,
+        mut io: mpsc::UnboundedReceiver<IoEvent>,
+    ) {
+        loop {
+            let deadline = self.next_deadline();
+            let publish_open =
+                self.core.backlog() < self.options.peer_buffer_size && self.shutting_down.is_none();
+            let reading = self.pending.is_empty();
+            let blocked_sub = self
+                .pending
+                .front()
+                .and_then(|(sub, _)| self.subscribers.get(sub))
+                .map(|s| s.tx.clone());
+            tokio::select! {
+                biased;
+                cmd = control.recv() => match cmd {
+                    Some(Control::Shutdown { reply }) => {
+                        // Messages published before the shutdown still go out.
+                        while let Ok(msg) = publish.try_recv() {
+                            self.core.publish_encoded(&msg.topic, &msg.payload);
+                        }
+                        self.flush_all();
+                        self.begin_shutdown(reply);
+                    }
+                    Some(cmd) => self.handle_control(cmd),
+                    None => self.begin_shutdown(None),
+                },
+                Some(event) = io.recv() => self.handle_io(event),
+                permit = async { blocked_sub?.reserve_owned().await.ok() }, if blocked_sub.is_some() => {
+                    match permit {
+                        Some(permit) => {
+                            if let Some((_, msg)) = self.pending.pop_front() {
+                                permit.send(msg);
+                            }
+                            self.drain_pending();
+                        }
+                        None => self.drop_blocked_subscriber(),
+                    }
+                }
+                Some(data) = input.recv(), if reading => {
+                    self.core.handle_bytes(data.conn, &data.data);
+                    // Take whatever else is ready without waiting.
+                    for _ in 0..16 {
+                        if !self.pending.is_empty() {
+                            break;
+                        }
+                        match input.try_recv() {
+                            Ok(more) => {
+                                self.process_events();
+                                self.core.handle_bytes(more.conn, &more.data);
+                            }
+                            Err(_) => break,
+                        }
+                    }
+                }
+                Some(msg) = publish.recv(), if publish_open => {
+                    self.core.publish_encoded(&msg.topic, &msg.payload);
+                    for _ in 0..PUBLISH_BATCH {
+                        if self.core.backlog() >= self.options.peer_buffer_size {
+                            break;
+                        }
+                        match publish.try_recv() {
+                            Ok(msg) => {
+                                self.core.publish_encoded(&msg.topic, &msg.payload);
+                            }
+                            Err(_) => break,
+                        }
+                    }
+                }
+                _ = tokio::time::sleep_until(deadline.unwrap_or_else(|| Instant::now() + Duration::from_secs(3600))), if deadline.is_some() => {
+                    let now = self.now();
+                    self.core.handle_timeout(now);
+                }
+            }
+            self.process_events();
+            self.flush_all();
+            self.check_flush_waiters();
+            if self.check_shutdown() {
+                break;
+            }
+        }
+        for handle in self.listeners.drain(..) {
+            handle.abort();
+        }
+        for (_, req) in self.requests.drain() {
+            if let Some(task) = req.task {
+                task.abort();
+            }
+        }
+        for (_, conn) in self.conns.drain() {
+            conn.tasks.close();
+        }
+    }
+
+    fn now(&self) -> std::time::Instant {
+        self.epoch + self.base.elapsed()
+    }
+
+    fn next_deadline(&self) -> Option<Instant> {
+        let core = self
+            .core
+            .poll_timeout()
+            .map(|t| self.base + t.saturating_duration_since(self.epoch));
+        let shutdown = self.shutting_down.as_ref().map(|(t, _)| *t);
+        match (core, shutdown) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    // ---- control ------------------------------------------------------
+
+    fn handle_control(&mut self, cmd: Control) {
+        match cmd {
+            Control::Listen {
+                address,
+                port,
+                retry,
+                reply,
+            } => self.listen(address, port, retry, reply),
+            Control::Peer {
+                address,
+                port,
+                retry,
+                reply,
+                done,
+            } => {
+                let existing = self
+                    .requests
+                    .iter_mut()
+                    .find(|(_, r)| r.address == address && r.port == port);
+                if let Some((_, req)) = existing {
+                    let _ = reply.send(false);
+                    if let Some(done) = done {
+                        match (req.status, req.peer) {
+                            (PeerStatus::Peered, Some(peer)) => {
+                                let _ = done.send(Ok(peer));
+                            }
+                            _ => req.done.push(done),
+                        }
+                    }
+                    return;
+                }
+                self.next_request += 1;
+                let id = self.next_request;
+                let task = io::spawn_dial(
+                    id,
+                    address.clone(),
+                    port,
+                    Duration::ZERO,
+                    self.options.connect_timeout,
+                    self.io_tx.clone(),
+                );
+                self.requests.insert(
+                    id,
+                    PeerRequest {
+                        address,
+                        port,
+                        retry,
+                        conn: None,
+                        peer: None,
+                        status: PeerStatus::Connecting,
+                        task: Some(task),
+                        done: done.into_iter().collect(),
+                    },
+                );
+                let _ = reply.send(true);
+            }
+            Control::Unpeer {
+                address,
+                port,
+                reply,
+            } => {
+                let found = self.unpeer(&address, port);
+                if !found {
+                    self.emit_error(ErrorEvent {
+                        code: ErrorCode::PeerInvalid,
+                        endpoint: EndpointInfo {
+                            id: None,
+                            network: Some(NetworkInfo { address, port }),
+                        },
+                        message: "cannot unpeer from unknown peer".into(),
+                    });
+                }
+                let _ = reply.send(found);
+            }
+            Control::Peers { reply } => {
+                let _ = reply.send(self.peer_infos());
+            }
+            Control::PeerSubscriptions { reply } => {
+                let mut all: Vec<Topic> = self
+                    .core
+                    .peers()
+                    .flat_map(|(peer, _)| self.core.peer_filter(peer))
+                    .collect();
+                all.sort();
+                all.dedup();
+                let _ = reply.send(all);
+            }
+            Control::AwaitPeer { peer, reply } => {
+                let (tx, rx) = oneshot::channel();
+                if self.core.peers().any(|(p, _)| p == peer) {
+                    let _ = tx.send(());
+                } else {
+                    self.peer_waiters.push((peer, tx));
+                }
+                let _ = reply.send(rx);
+            }
+            Control::Subscribe {
+                prefixes,
+                tx,
+                reply,
+            } => {
+                self.next_sub += 1;
+                let sub = SubscriberId(self.next_sub);
+                for prefix in &prefixes {
+                    self.core.subscribe(sub, prefix.clone());
+                }
+                self.subscribers.insert(sub, Sub { tx, prefixes });
+                let _ = reply.send(sub);
+            }
+            Control::AddTopic { sub, prefix } => {
+                if let Some(s) = self.subscribers.get_mut(&sub) {
+                    s.prefixes.push(prefix.clone());
+                    self.core.subscribe(sub, prefix);
+                }
+            }
+            Control::RemoveTopic { sub, prefix } => {
+                if let Some(s) = self.subscribers.get_mut(&sub) {
+                    s.prefixes.retain(|p| *p != prefix);
+                    self.core.unsubscribe(sub, &prefix);
+                }
+            }
+            Control::Unsubscribe { sub } => self.remove_subscriber(sub),
+            Control::Forward { prefix, reply } => {
+                self.core.forward(prefix);
+                let _ = reply.send(());
+            }
+            Control::Unforward { prefix, reply } => {
+                self.core.unforward(&prefix);
+                let _ = reply.send(());
+            }
+            Control::StatusSubscribe {
+                tx,
+                receive_statuses,
+                reply,
+            } => {
+                self.status_subs.push((tx, receive_statuses));
+                let _ = reply.send(());
+            }
+            Control::Flush { reply } => {
+                let (tx, rx) = oneshot::channel();
+                self.flush_waiters.push(tx);
+                let _ = reply.send(rx);
+            }
+            Control::Shutdown { reply } => self.begin_shutdown(reply),
+        }
+    }
+
+    fn listen(
+        &mut self,
+        address: String,
+        port: u16,
+        retry: Duration,
+        reply: oneshot::Sender<Result<u16, EndpointError>>,
+    ) {
+        let events = self.io_tx.clone();
+        let handle = tokio::spawn(async move {
+            let listener = loop {
+                match io::bind(&address, port).await {
+                    Ok(listener) => break listener,
+                    Err(e) if retry.is_zero() || e.kind() != std::io::ErrorKind::AddrInUse => {
+                        let _ = reply.send(Err(EndpointError::Listen {
+                            address,
+                            port,
+                            source: e,
+                        }));
+                        return;
+                    }
+                    Err(e) => {
+                        tracing::warn!(
+                            "cannot listen on {address}:{port} ({e}); retrying in {retry:?}"
+                        );
+                        tokio::time::sleep(retry).await;
+                    }
+                }
+            };
+            let bound = listener.local_addr().map(|a| a.port()).unwrap_or(port);
+            let _ = reply.send(Ok(bound));
+            io::spawn_accept_loop(listener, events);
+            // The accept loop runs on its own; keep this task as its owner
+            // until aborted.
+            std::future::pending::<()>().await;
+        });
+        self.listeners.push(handle.abort_handle());
+    }
+
+    fn unpeer(&mut self, address: &str, port: u16) -> bool {
+        let now = self.now();
+        let request = self
+            .requests
+            .iter()
+            .find(|(_, r)| r.address == address && r.port == port)
+            .map(|(id, _)| *id);
+        if let Some(id) = request {
+            if let Some(req) = self.requests.remove(&id) {
+                if let Some(task) = req.task {
+                    task.abort();
+                }
+                if let Some(conn) = req.conn {
+                    if !self.core.unpeer(conn, now) {
+                        self.core.close(conn, CloseReason::Unpeered);
+                    }
+                }
+            }
+            return true;
+        }
+        let inbound = self
+            .conns
+            .iter()
+            .find(|(_, c)| c.remote.ip().to_string() == address && c.remote.port() == port)
+            .map(|(id, _)| *id);
+        match inbound {
+            Some(conn) => self.core.unpeer(conn, now),
+            None => false,
+        }
+    }
+
+    fn peer_infos(&self) -> Vec<PeerInfo> {
+        let mut out: Vec<PeerInfo> = self
+            .core
+            .peers()
+            .map(|(peer, conn)| {
+                let c = self.conns.get(&conn);
+                let network = c.map(|c| self.network_of(c));
+                PeerInfo {
+                    peer: EndpointInfo {
+                        id: Some(peer),
+                        network,
+                    },
+                    status: PeerStatus::Peered,
+                    is_outbound: self.core.direction(conn) == Some(Direction::Outbound),
+                }
+            })
+            .collect();
+        for req in self.requests.values() {
+            if req.status != PeerStatus::Peered {
+                out.push(PeerInfo {
+                    peer: EndpointInfo {
+                        id: req.peer,
+                        network: Some(NetworkInfo {
+                            address: req.address.clone(),
+                            port: req.port,
+                        }),
+                    },
+                    status: req.status,
+                    is_outbound: true,
+                });
+            }
+        }
+        out
+    }
+
+    /// The address a user would name a connection by: the one given to
+    /// `peer` for outbound connections, the remote address otherwise.
+    fn network_of(&self, c: &Conn) -> NetworkInfo {
+        match c.request.and_then(|r| self.requests.get(&r)) {
+            Some(req) => NetworkInfo {
+                address: req.address.clone(),
+                port: req.port,
+            },
+            None => network(c.remote.ip(), c.remote.port()),
+        }
+    }
+
+    fn remove_subscriber(&mut self, sub: SubscriberId) {
+        if let Some(s) = self.subscribers.remove(&sub) {
+            self.core.remove_subscriber(sub, &s.prefixes);
+        }
+        self.pending.retain(|(s, _)| *s != sub);
+    }
+
+    fn drop_blocked_subscriber(&mut self) {
+        if let Some((sub, _)) = self.pending.front() {
+            let sub = *sub;
+            self.remove_subscriber(sub);
+        }
+    }
+
+    // ---- sockets ------------------------------------------------------
+
+    fn handle_io(&mut self, event: IoEvent) {
+        match event {
+            IoEvent::Accepted { stream, remote } => {
+                if self.shutting_down.is_some() {
+                    return;
+                }
+                self.add_connection(stream, remote, Direction::Inbound, None);
+            }
+            IoEvent::Connected {
+                request,
+                stream,
+                remote,
+            } => {
+                let Some(req) = self.requests.get_mut(&request) else {
+                    return; // unpeered meanwhile
+                };
+                req.task = None;
+                let conn = self.add_connection(stream, remote, Direction::Outbound, Some(request));
+                if let Some(req) = self.requests.get_mut(&request) {
+                    req.conn = Some(conn);
+                }
+            }
+            IoEvent::ConnectFailed { request, error } => {
+                let Some(req) = self.requests.get_mut(&request) else {
+                    return;
+                };
+                let event = ErrorEvent {
+                    code: ErrorCode::PeerUnavailable,
+                    endpoint: EndpointInfo {
+                        id: None,
+                        network: Some(NetworkInfo {
+                            address: req.address.clone(),
+                            port: req.port,
+                        }),
+                    },
+                    message: format!("unable to connect to remote peer: {error}"),
+                };
+                self.fail_request(request, event);
+            }
+            IoEvent::RedialDue { request } => {
+                if let Some(req) = self.requests.get_mut(&request) {
+                    req.status = PeerStatus::Connecting;
+                    req.task = Some(io::spawn_dial(
+                        request,
+                        req.address.clone(),
+                        req.port,
+                        Duration::ZERO,
+                        self.options.connect_timeout,
+                        self.io_tx.clone(),
+                    ));
+                }
+            }
+            IoEvent::Closed { conn } => {
+                if self.conns.contains_key(&conn) {
+                    self.core.handle_closed(conn);
+                }
+            }
+            IoEvent::Drained { conn } => {
+                if let Some(c) = self.conns.get_mut(&conn) {
+                    c.busy = false;
+                }
+                self.flush_conn(conn);
+            }
+        }
+    }
+
+    /// A request's attempt failed: report, then retry or give up.
+    fn fail_request(&mut self, request: u64, event: ErrorEvent) {
+        let Some(req) = self.requests.get_mut(&request) else {
+            return;
+        };
+        req.conn = None;
+        if req.retry.is_zero() {
+            let req = self.requests.remove(&request);
+            for done in req.into_iter().flat_map(|r| r.done) {
+                let _ = done.send(Err(event.clone()));
+            }
+        } else {
+            req.status = PeerStatus::Reconnecting;
+            req.task = Some(io::spawn_redial_timer(
+                request,
+                req.retry,
+                self.io_tx.clone(),
+            ));
+        }
+        self.emit_error(event);
+    }
+
+    fn add_connection(
+        &mut self,
+        stream: tokio::net::TcpStream,
+        remote: SocketAddr,
+        direction: Direction,
+        request: Option<u64>,
+    ) -> ConnectionId {
+        self.next_conn += 1;
+        let conn = ConnectionId(self.next_conn);
+        let tasks = io::spawn_connection(stream, conn, self.input_tx.clone(), self.io_tx.clone());
+        self.conns.insert(
+            conn,
+            Conn {
+                tasks,
+                remote,
+                request,
+                busy: false,
+            },
+        );
+        let now = self.now();
+        self.core.handle_connect(conn, direction, now);
+        conn
+    }
+
+    fn flush_all(&mut self) {
+        let pending: Vec<ConnectionId> = self.core.pending_transmits().collect();
+        for conn in pending {
+            self.flush_conn(conn);
+        }
+    }
+
+    fn flush_conn(&mut self, conn: ConnectionId) {
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        if c.busy || !self.core.has_transmit(conn) {
+            return;
+        }
+        let mut chunk = Vec::with_capacity(WRITE_CHUNK.min(64 * 1024));
+        self.core.poll_transmit(conn, &mut chunk, WRITE_CHUNK);
+        if c.tasks.writer.try_send(chunk).is_ok() {
+            c.busy = true;
+        }
+    }
+
+    // ---- core events --------------------------------------------------
+
+    fn process_events(&mut self) {
+        while let Some(event) = self.core.poll_event() {
+            match event {
+                Event::Deliver {
+                    topic,
+                    data,
+                    subscribers,
+                } => self.deliver(topic, data, subscribers),
+                Event::Peered { conn, peer } => self.on_peered(conn, peer),
+                Event::Status {
+                    conn,
+                    peer,
+                    code,
+                    message,
+                } => {
+                    let network = self.conns.get(&conn).map(|c| self.network_of(c));
+                    self.emit_status(Status {
+                        code,
+                        endpoint: EndpointInfo {
+                            id: Some(peer),
+                            network,
+                        },
+                        message,
+                    });
+                }
+                Event::Error {
+                    conn,
+                    peer,
+                    code,
+                    message,
+                } => {
+                    let network = conn
+                        .and_then(|c| self.conns.get(&c))
+                        .map(|c| self.network_of(c));
+                    let event = ErrorEvent {
+                        code,
+                        endpoint: EndpointInfo { id: peer, network },
+                        message,
+                    };
+                    // Handshake failures of an outbound request count as a
+                    // failed attempt of that request.
+                    match conn
+                        .and_then(|c| self.conns.get(&c))
+                        .and_then(|c| c.request)
+                    {
+                        Some(request) if !self.core.is_peered(conn.unwrap_or(ConnectionId(0))) => {
+                            self.fail_request(request, event);
+                        }
+                        _ => self.emit_error(event),
+                    }
+                }
+                Event::Close { conn, reason } => self.on_close(conn, reason),
+            }
+        }
+    }
+
+    fn deliver(&mut self, topic: Topic, data: crate::data::Data, subscribers: Vec<SubscriberId>) {
+        let last = subscribers.len().saturating_sub(1);
+        let mut data = Some(data);
+        for (i, sub) in subscribers.into_iter().enumerate() {
+            let value = if i == last {
+                data.take().unwrap_or_default()
+            } else {
+                data.clone().unwrap_or_default()
+            };
+            let msg = Message {
+                topic: topic.clone(),
+                data: value,
+            };
+            if !self.pending.is_empty() {
+                self.pending.push_back((sub, msg));
+                continue;
+            }
+            let Some(s) = self.subscribers.get(&sub) else {
+                continue;
+            };
+            match s.tx.try_send(msg) {
+                Ok(()) => {}
+                Err(mpsc::error::TrySendError::Full(msg)) => self.pending.push_back((sub, msg)),
+                Err(mpsc::error::TrySendError::Closed(_)) => self.remove_subscriber(sub),
+            }
+        }
+    }
+
+    fn drain_pending(&mut self) {
+        while let Some((sub, msg)) = self.pending.pop_front() {
+            let Some(s) = self.subscribers.get(&sub) else {
+                continue;
+            };
+            match s.tx.try_send(msg) {
+                Ok(()) => {}
+                Err(mpsc::error::TrySendError::Full(msg)) => {
+                    self.pending.push_front((sub, msg));
+                    return;
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => self.remove_subscriber(sub),
+            }
+        }
+    }
+
+    fn on_peered(&mut self, conn: ConnectionId, peer: EndpointId) {
+        if let Some(request) = self.conns.get(&conn).and_then(|c| c.request) {
+            if let Some(req) = self.requests.get_mut(&request) {
+                req.status = PeerStatus::Peered;
+                req.peer = Some(peer);
+                for done in req.done.drain(..) {
+                    let _ = done.send(Ok(peer));
+                }
+            }
+        }
+        let (ready, waiting): (Vec<_>, Vec<_>) =
+            self.peer_waiters.drain(..).partition(|(p, _)| *p == peer);
+        self.peer_waiters = waiting;
+        for (_, tx) in ready {
+            let _ = tx.send(());
+        }
+    }
+
+    fn on_close(&mut self, conn: ConnectionId, reason: CloseReason) {
+        let Some(c) = self.conns.remove(&conn) else {
+            return;
+        };
+        // Hand the writer what is left (a drop_conn, say), then let it close.
+        let mut rest = Vec::new();
+        self.core.poll_transmit(conn, &mut rest, usize::MAX);
+        if !rest.is_empty() {
+            let _ = c.tasks.writer.try_send(rest);
+        }
+        let request = c.request;
+        c.tasks.close();
+        let Some(request) = request else {
+            return;
+        };
+        let Some(req) = self.requests.get_mut(&request) else {
+            return;
+        };
+        req.conn = None;
+        match reason {
+            // The handshake failure was reported already (fail_request).
+            CloseReason::HandshakeFailed(_) => {}
+            CloseReason::Redundant => {
+                // We are (or are becoming) peered with that endpoint over
+                // another connection; the request is satisfied.
+                req.status = PeerStatus::Peered;
+            }
+            CloseReason::Unpeered | CloseReason::Overflow => {
+                // A local removal is final, as in Broker.
+                self.requests.remove(&request);
+            }
+            CloseReason::Lost | CloseReason::ProtocolError(_) => {
+                if req.retry.is_zero() || self.shutting_down.is_some() {
+                    self.requests.remove(&request);
+                } else {
+                    req.status = PeerStatus::Reconnecting;
+                    req.task = Some(io::spawn_redial_timer(
+                        request,
+                        req.retry,
+                        self.io_tx.clone(),
+                    ));
+                }
+            }
+        }
+    }
+
+    fn emit_status(&mut self, status: Status) {
+        tracing::debug!("status {}: {:?}", status.code, status.endpoint);
+        self.status_subs.retain(|(tx, statuses)| {
+            !*statuses
+                || !matches!(
+                    tx.try_send(StatusEvent::Status(status.clone())),
+                    Err(mpsc::error::TrySendError::Closed(_))
+                )
+        });
+    }
+
+    fn emit_error(&mut self, error: ErrorEvent) {
+        tracing::debug!("error {}: {}", error.code, error.message);
+        self.status_subs.retain(|(tx, _)| {
+            !matches!(
+                tx.try_send(StatusEvent::Error(error.clone())),
+                Err(mpsc::error::TrySendError::Closed(_))
+            )
+        });
+    }
+
+    // ---- flushing and shutdown ----------------------------------------
+
+    fn all_flushed(&self) -> bool {
+        self.core.pending_transmits().next().is_none() && self.conns.values().all(|c| !c.busy)
+    }
+
+    fn check_flush_waiters(&mut self) {
+        if !self.flush_waiters.is_empty() && self.all_flushed() {
+            for tx in self.flush_waiters.drain(..) {
+                let _ = tx.send(());
+            }
+        }
+    }
+
+    fn begin_shutdown(&mut self, reply: Option<oneshot::Sender<()>>) {
+        let now = self.now();
+        match &mut self.shutting_down {
+            Some((_, replies)) => replies.extend(reply),
+            None => {
+                for handle in self.listeners.drain(..) {
+                    handle.abort();
+                }
+                for req in self.requests.values_mut() {
+                    if let Some(task) = req.task.take() {
+                        task.abort();
+                    }
+                }
+                let peered: Vec<ConnectionId> = self.core.peers().map(|(_, c)| c).collect();
+                for conn in peered {
+                    self.core.unpeer(conn, now);
+                }
+                let deadline = Instant::now() + self.options.unpeer_timeout;
+                self.shutting_down = Some((deadline, reply.into_iter().collect()));
+            }
+        }
+    }
+
+    /// True when the driver should stop.
+    fn check_shutdown(&mut self) -> bool {
+        let Some((deadline, _)) = &self.shutting_down else {
+            return false;
+        };
+        let done = self.core.peers().next().is_none() && self.all_flushed();
+        if done || Instant::now() >= *deadline {
+            if let Some((_, replies)) = self.shutting_down.take() {
+                for reply in replies {
+                    let _ = reply.send(());
+                }
+            }
+            return true;
+        }
+        false
+    }
+}

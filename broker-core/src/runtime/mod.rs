@@ -1,0 +1,671 @@
+//! The tokio runtime: [`Endpoint`], subscribers and status events.
+//!
+//! An endpoint owns one protocol [`Core`](crate::proto::Core) driven by one
+//! task; every connection has a reader and a writer task that only move
+//! bytes. The endpoint's methods talk to the driver through channels, so they
+//! work from any async runtime (or, through [`Endpoint::block_on`], from
+//! blocking code).
+//!
+//! ```
+//! use broker_core::data::Data;
+//! use broker_core::options::Options;
+//! use broker_core::runtime::Endpoint;
+//! use std::time::Duration;
+//!
+//! let options = Options { disable_ssl: true, ..Options::default() };
+//! let server = Endpoint::new(options.clone()).unwrap();
+//! let client = Endpoint::new(options).unwrap();
+//! server.block_on(async {
+//!     let port = server.listen("127.0.0.1", 0).await.unwrap();
+//!     let mut sub = server.subscribe(["/demo"]).await.unwrap();
+//!     client.peer_and_wait("127.0.0.1", port, Duration::from_secs(1)).await.unwrap();
+//!     server.await_peer(client.node_id(), Duration::from_secs(5)).await.unwrap();
+//!     client.publish("/demo/hello", Data::from("world")).await.unwrap();
+//!     let msg = sub.recv().await.unwrap();
+//!     assert_eq!(msg.topic.as_str(), "/demo/hello");
+//!     assert_eq!(msg.data, Data::from("world"));
+//! });
+//! ```
+
+mod driver;
+mod io;
+
+use std::fmt;
+use std::future::Future;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot};
+
+use crate::data::{Data, ToData, bin};
+use crate::options::{Options, OptionsError};
+use crate::proto::{EndpointId, SubscriberId};
+use crate::status::{ErrorCode, PeerStatus, StatusCode};
+use crate::topic::{Topic, TopicError};
+
+use driver::{Control, Publish};
+
+/// A received message: a topic and a value.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Message {
+    /// The topic it was published on.
+    pub topic: Topic,
+    /// The value.
+    pub data: Data,
+}
+
+/// Where an endpoint is on the network.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct NetworkInfo {
+    /// The address (as given to `peer`, or the remote address of an inbound peer).
+    pub address: String,
+    /// The port.
+    pub port: u16,
+}
+
+/// An endpoint, by id and network location (Zeek's `Broker::EndpointInfo`).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Default)]
+pub struct EndpointInfo {
+    /// Its id, once known.
+    pub id: Option<EndpointId>,
+    /// Its network location, if known.
+    pub network: Option<NetworkInfo>,
+}
+
+/// A peering (Zeek's `Broker::PeerInfo`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PeerInfo {
+    /// The peer.
+    pub peer: EndpointInfo,
+    /// The state of the peering.
+    pub status: PeerStatus,
+    /// Whether we dialed.
+    pub is_outbound: bool,
+}
+
+/// A status change (Zeek's `Broker::peer_added` and friends).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Status {
+    /// What happened.
+    pub code: StatusCode,
+    /// The peer it happened with.
+    pub endpoint: EndpointInfo,
+    /// Broker's text.
+    pub message: String,
+}
+
+/// An error event (Zeek's `Broker::error`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ErrorEvent {
+    /// The code.
+    pub code: ErrorCode,
+    /// The peer concerned, as far as known.
+    pub endpoint: EndpointInfo,
+    /// What happened.
+    pub message: String,
+}
+
+/// An event on a [`StatusSubscriber`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StatusEvent {
+    /// A status change.
+    Status(Status),
+    /// An error.
+    Error(ErrorEvent),
+}
+
+/// Why an endpoint operation failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EndpointError {
+    /// The options are unusable.
+    #[error(transparent)]
+    Options(#[from] OptionsError),
+    /// The runtime could not be started.
+    #[error("cannot start the endpoint's runtime: {0}")]
+    Runtime(#[source] std::io::Error),
+    /// Listening failed.
+    #[error("cannot listen on {address}:{port}: {source}")]
+    Listen {
+        /// The address.
+        address: String,
+        /// The port.
+        port: u16,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A topic is invalid.
+    #[error(transparent)]
+    Topic(#[from] TopicError),
+    /// The endpoint has shut down.
+    #[error("the endpoint has shut down")]
+    Closed,
+    /// A non-blocking publish found the queue full.
+    #[error("the publish queue is full")]
+    WouldBlock,
+    /// Peering failed.
+    #[error("peering with {address}:{port} failed: {message} ({code})")]
+    Peer {
+        /// The address.
+        address: String,
+        /// The port.
+        port: u16,
+        /// The error code.
+        code: ErrorCode,
+        /// What happened.
+        message: String,
+    },
+    /// Waiting timed out.
+    #[error("timed out")]
+    Timeout,
+    /// TLS was asked for but is not built yet.
+    #[error("TLS is not supported yet: set disable_ssl (peers must disable SSL too)")]
+    TlsUnsupported,
+}
+
+struct Inner {
+    id: EndpointId,
+    options: Options,
+    control: mpsc::UnboundedSender<Control>,
+    publish: mpsc::Sender<Publish>,
+    handle: tokio::runtime::Handle,
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        let _ = self.control.send(Control::Shutdown { reply: None });
+        if let Some(rt) = self.runtime.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
+/// A Broker endpoint: it listens, peers, subscribes and publishes.
+///
+/// Cloning is cheap and gives another handle to the same endpoint; the
+/// endpoint stops when the last handle is dropped (or at
+/// [`Endpoint::shutdown`]).
+#[derive(Clone)]
+pub struct Endpoint {
+    inner: Arc<Inner>,
+}
+
+impl fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Endpoint")
+            .field("id", &self.inner.id)
+            .finish()
+    }
+}
+
+fn random_id() -> EndpointId {
+    use std::hash::{BuildHasher, RandomState};
+    let mut bytes = [0u8; 16];
+    // Without an OS random source, fall back to std's randomly keyed hasher;
+    // ids only need to be unique, not secret.
+    if getrandom::fill(&mut bytes).is_err() {
+        let now = std::time::SystemTime::now();
+        let hi = RandomState::new().hash_one(now);
+        let lo = RandomState::new().hash_one(now);
+        bytes[..8].copy_from_slice(&hi.to_le_bytes());
+        bytes[8..].copy_from_slice(&lo.to_le_bytes());
+    }
+    EndpointId::from_random_bytes(bytes)
+}
+
+impl Endpoint {
+    /// An endpoint with its own runtime of `options.max_threads` threads.
+    pub fn new(options: Options) -> Result<Endpoint, EndpointError> {
+        options.validate()?;
+        if !options.disable_ssl {
+            return Err(EndpointError::TlsUnsupported);
+        }
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(options.max_threads)
+            .thread_name("broker")
+            .enable_all()
+            .build()
+            .map_err(EndpointError::Runtime)?;
+        let handle = runtime.handle().clone();
+        Endpoint::start(options, handle, Some(runtime))
+    }
+
+    /// An endpoint whose tasks run on an existing tokio runtime.
+    pub fn new_in(
+        options: Options,
+        handle: tokio::runtime::Handle,
+    ) -> Result<Endpoint, EndpointError> {
+        options.validate()?;
+        if !options.disable_ssl {
+            return Err(EndpointError::TlsUnsupported);
+        }
+        Endpoint::start(options, handle, None)
+    }
+
+    fn start(
+        options: Options,
+        handle: tokio::runtime::Handle,
+        runtime: Option<tokio::runtime::Runtime>,
+    ) -> Result<Endpoint, EndpointError> {
+        if options.polling_knobs_changed() {
+            tracing::warn!(
+                "the CAF polling options (aggressive_*, moderate_*, relaxed_*) have no effect here"
+            );
+        }
+        let id = options.endpoint_id.unwrap_or_else(random_id);
+        let (control, publish) = driver::spawn(&handle, id, options.clone());
+        Ok(Endpoint {
+            inner: Arc::new(Inner {
+                id,
+                options,
+                control,
+                publish,
+                handle,
+                runtime,
+            }),
+        })
+    }
+
+    /// This endpoint's id.
+    pub fn node_id(&self) -> EndpointId {
+        self.inner.id
+    }
+
+    /// The options the endpoint was built with.
+    pub fn options(&self) -> &Options {
+        &self.inner.options
+    }
+
+    /// Runs a future to completion on the endpoint's runtime, for blocking
+    /// code. Must not be called from inside an async context.
+    pub fn block_on<F: Future>(&self, future: F) -> F::Output {
+        self.inner.handle.block_on(future)
+    }
+
+    async fn request<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<T>) -> Control,
+    ) -> Result<T, EndpointError> {
+        let (tx, rx) = oneshot::channel();
+        self.inner
+            .control
+            .send(make(tx))
+            .map_err(|_| EndpointError::Closed)?;
+        rx.await.map_err(|_| EndpointError::Closed)
+    }
+
+    /// Listens for peers on `address:port` and returns the bound port. Port 0
+    /// lets the OS choose; an empty address means all interfaces. While the
+    /// port is busy, binding is retried every `default_listen_retry` (no
+    /// retry when that is zero).
+    pub async fn listen(&self, address: &str, port: u16) -> Result<u16, EndpointError> {
+        let retry = self.inner.options.default_listen_retry;
+        self.listen_with_retry(address, port, retry).await
+    }
+
+    /// [`Endpoint::listen`] with an explicit retry interval.
+    pub async fn listen_with_retry(
+        &self,
+        address: &str,
+        port: u16,
+        retry: Duration,
+    ) -> Result<u16, EndpointError> {
+        let address = address.to_owned();
+        self.request(|reply| Control::Listen {
+            address,
+            port,
+            retry,
+            reply,
+        })
+        .await?
+    }
+
+    /// Starts peering with `address:port` in the background and returns
+    /// whether this is a new peering request. Failed attempts raise
+    /// `PeerUnavailable` errors; with a non-zero `retry` the endpoint keeps
+    /// trying, and redials after the connection is lost.
+    pub async fn peer(
+        &self,
+        address: &str,
+        port: u16,
+        retry: Duration,
+    ) -> Result<bool, EndpointError> {
+        let address = address.to_owned();
+        self.request(|reply| Control::Peer {
+            address,
+            port,
+            retry,
+            reply,
+            done: None,
+        })
+        .await
+    }
+
+    /// Peers with `address:port` and waits until the handshake completed (or,
+    /// with `retry` zero, the first attempt failed).
+    pub async fn peer_and_wait(
+        &self,
+        address: &str,
+        port: u16,
+        retry: Duration,
+    ) -> Result<EndpointId, EndpointError> {
+        let (done, wait) = oneshot::channel();
+        let owned = address.to_owned();
+        self.request(|reply| Control::Peer {
+            address: owned,
+            port,
+            retry,
+            reply,
+            done: Some(done),
+        })
+        .await?;
+        match wait.await {
+            Ok(Ok(id)) => Ok(id),
+            Ok(Err(e)) => Err(EndpointError::Peer {
+                address: address.to_owned(),
+                port,
+                code: e.code,
+                message: e.message,
+            }),
+            Err(_) => Err(EndpointError::Closed),
+        }
+    }
+
+    /// Ends the peering made with `peer(address, port)` (or, for an inbound
+    /// peer, with that remote address and port). Unknown peers raise a
+    /// `PeerInvalid` error and give `false`.
+    pub async fn unpeer(&self, address: &str, port: u16) -> Result<bool, EndpointError> {
+        let address = address.to_owned();
+        self.request(|reply| Control::Unpeer {
+            address,
+            port,
+            reply,
+        })
+        .await
+    }
+
+    /// All peerings, including outbound ones still connecting.
+    pub async fn peers(&self) -> Result<Vec<PeerInfo>, EndpointError> {
+        self.request(|reply| Control::Peers { reply }).await
+    }
+
+    /// The union of the filters our peers advertised.
+    pub async fn peer_subscriptions(&self) -> Result<Vec<Topic>, EndpointError> {
+        self.request(|reply| Control::PeerSubscriptions { reply })
+            .await
+    }
+
+    /// Waits until a peering with `peer` exists.
+    pub async fn await_peer(
+        &self,
+        peer: EndpointId,
+        timeout: Duration,
+    ) -> Result<(), EndpointError> {
+        let wait = self.request(|reply| Control::AwaitPeer { peer, reply });
+        match tokio::time::timeout(timeout, async {
+            let rx = wait.await?;
+            rx.await.map_err(|_| EndpointError::Closed)
+        })
+        .await
+        {
+            Ok(result) => result,
+            Err(_) => Err(EndpointError::Timeout),
+        }
+    }
+
+    /// A subscriber for messages whose topics start with any of `prefixes`.
+    /// Its queue holds `congestion_queue_size` messages; a full queue slows
+    /// the endpoint down rather than losing messages.
+    pub async fn subscribe<T>(
+        &self,
+        prefixes: impl IntoIterator<Item = T>,
+    ) -> Result<Subscriber, EndpointError>
+    where
+        T: TryInto<Topic, Error = TopicError>,
+    {
+        let prefixes = prefixes
+            .into_iter()
+            .map(TryInto::try_into)
+            .collect::<Result<Vec<Topic>, _>>()?;
+        let (tx, rx) = mpsc::channel(self.inner.options.congestion_queue_size);
+        let id = self
+            .request(|reply| Control::Subscribe {
+                prefixes: prefixes.clone(),
+                tx,
+                reply,
+            })
+            .await?;
+        Ok(Subscriber {
+            id,
+            rx,
+            prefixes,
+            control: self.inner.control.clone(),
+        })
+    }
+
+    /// Asks peers for messages under `prefix` without delivering them
+    /// locally; with `forward_messages` they are relayed to other peers.
+    pub async fn forward(
+        &self,
+        prefix: impl TryInto<Topic, Error = TopicError>,
+    ) -> Result<(), EndpointError> {
+        let prefix = prefix.try_into()?;
+        self.request(|reply| Control::Forward { prefix, reply })
+            .await
+    }
+
+    /// Undoes [`Endpoint::forward`].
+    pub async fn unforward(
+        &self,
+        prefix: impl TryInto<Topic, Error = TopicError>,
+    ) -> Result<(), EndpointError> {
+        let prefix = prefix.try_into()?;
+        self.request(|reply| Control::Unforward { prefix, reply })
+            .await
+    }
+
+    /// A subscriber to status and error events (errors only unless
+    /// `receive_statuses`).
+    pub async fn status_subscriber(
+        &self,
+        receive_statuses: bool,
+    ) -> Result<StatusSubscriber, EndpointError> {
+        let (tx, rx) = mpsc::channel(1024);
+        self.request(|reply| Control::StatusSubscribe {
+            tx,
+            receive_statuses,
+            reply,
+        })
+        .await?;
+        Ok(StatusSubscriber { rx })
+    }
+
+    /// Publishes `data` on `topic` to every peer whose subscriptions match.
+    /// Waits while peers' queues are full (flow control); never delivers to
+    /// this endpoint's own subscribers.
+    pub async fn publish(
+        &self,
+        topic: impl TryInto<Topic, Error = TopicError>,
+        data: impl ToData,
+    ) -> Result<(), EndpointError> {
+        let msg = Publish {
+            topic: topic.try_into()?,
+            payload: bin::encode(&data.to_data()),
+        };
+        self.inner
+            .publish
+            .send(msg)
+            .await
+            .map_err(|_| EndpointError::Closed)
+    }
+
+    /// Like [`Endpoint::publish`], but fails with `WouldBlock` instead of
+    /// waiting.
+    pub fn try_publish(
+        &self,
+        topic: impl TryInto<Topic, Error = TopicError>,
+        data: impl ToData,
+    ) -> Result<(), EndpointError> {
+        let msg = Publish {
+            topic: topic.try_into()?,
+            payload: bin::encode(&data.to_data()),
+        };
+        self.inner.publish.try_send(msg).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => EndpointError::WouldBlock,
+            mpsc::error::TrySendError::Closed(_) => EndpointError::Closed,
+        })
+    }
+
+    /// Waits until every message published so far has been handed to the
+    /// network (or its peer is gone), at most `timeout`.
+    pub async fn flush(&self, timeout: Duration) -> Result<(), EndpointError> {
+        let wait = self.request(|reply| Control::Flush { reply });
+        match tokio::time::timeout(timeout, async {
+            let rx = wait.await?;
+            rx.await.map_err(|_| EndpointError::Closed)
+        })
+        .await
+        {
+            Ok(result) => result,
+            Err(_) => Err(EndpointError::Timeout),
+        }
+    }
+
+    /// Says goodbye to every peer, flushes pending messages (at most
+    /// `unpeer_timeout`), and stops. Later calls fail with `Closed`.
+    pub async fn shutdown(&self) -> Result<(), EndpointError> {
+        self.request(|reply| Control::Shutdown { reply: Some(reply) })
+            .await
+    }
+}
+
+/// Messages for a set of topic prefixes.
+#[derive(Debug)]
+pub struct Subscriber {
+    id: SubscriberId,
+    rx: mpsc::Receiver<Message>,
+    prefixes: Vec<Topic>,
+    control: mpsc::UnboundedSender<Control>,
+}
+
+impl Subscriber {
+    /// The next message; `None` once the endpoint has shut down.
+    pub async fn recv(&mut self) -> Option<Message> {
+        self.rx.recv().await
+    }
+
+    /// The next message if one is waiting.
+    pub fn try_recv(&mut self) -> Option<Message> {
+        self.rx.try_recv().ok()
+    }
+
+    /// The next message, blocking the thread (not for async code).
+    pub fn blocking_recv(&mut self) -> Option<Message> {
+        self.rx.blocking_recv()
+    }
+
+    /// The next message, or `None` after `timeout`.
+    pub async fn recv_timeout(&mut self, timeout: Duration) -> Option<Message> {
+        tokio::time::timeout(timeout, self.rx.recv())
+            .await
+            .ok()
+            .flatten()
+    }
+
+    /// Messages waiting.
+    pub fn available(&self) -> usize {
+        self.rx.len()
+    }
+
+    /// The prefixes subscribed to.
+    pub fn prefixes(&self) -> &[Topic] {
+        &self.prefixes
+    }
+
+    /// Adds a prefix.
+    pub fn add_topic(
+        &mut self,
+        prefix: impl TryInto<Topic, Error = TopicError>,
+    ) -> Result<(), EndpointError> {
+        let prefix = prefix.try_into()?;
+        self.prefixes.push(prefix.clone());
+        self.control
+            .send(Control::AddTopic {
+                sub: self.id,
+                prefix,
+            })
+            .map_err(|_| EndpointError::Closed)
+    }
+
+    /// Removes a prefix; the filter advertised to peers shrinks accordingly.
+    pub fn remove_topic(
+        &mut self,
+        prefix: impl TryInto<Topic, Error = TopicError>,
+    ) -> Result<(), EndpointError> {
+        let prefix = prefix.try_into()?;
+        self.prefixes.retain(|p| *p != prefix);
+        self.control
+            .send(Control::RemoveTopic {
+                sub: self.id,
+                prefix,
+            })
+            .map_err(|_| EndpointError::Closed)
+    }
+}
+
+impl Drop for Subscriber {
+    fn drop(&mut self) {
+        let _ = self.control.send(Control::Unsubscribe { sub: self.id });
+    }
+}
+
+/// Status and error events of an endpoint.
+#[derive(Debug)]
+pub struct StatusSubscriber {
+    rx: mpsc::Receiver<StatusEvent>,
+}
+
+impl StatusSubscriber {
+    /// The next event; `None` once the endpoint has shut down.
+    pub async fn recv(&mut self) -> Option<StatusEvent> {
+        self.rx.recv().await
+    }
+
+    /// The next event if one is waiting.
+    pub fn try_recv(&mut self) -> Option<StatusEvent> {
+        self.rx.try_recv().ok()
+    }
+
+    /// The next event, or `None` after `timeout`.
+    pub async fn recv_timeout(&mut self, timeout: Duration) -> Option<StatusEvent> {
+        tokio::time::timeout(timeout, self.rx.recv())
+            .await
+            .ok()
+            .flatten()
+    }
+}
+
+fn network(address: IpAddr, port: u16) -> NetworkInfo {
+    NetworkInfo {
+        address: address.to_string(),
+        port,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_send_sync<T: Send + Sync>() {}
+    fn assert_send<T: Send>() {}
+
+    #[test]
+    fn handles_are_send_and_sync() {
+        assert_send_sync::<Endpoint>();
+        assert_send::<Subscriber>();
+        assert_send::<StatusSubscriber>();
+    }
+}

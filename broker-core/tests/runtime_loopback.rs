@@ -1,0 +1,309 @@
+//! Endpoints peering over real loopback TCP (plain: SSL disabled).
+
+use std::time::Duration;
+
+use broker_core::data::Data;
+use broker_core::options::Options;
+use broker_core::runtime::{Endpoint, EndpointError, StatusEvent, StatusSubscriber};
+use broker_core::status::{ErrorCode, PeerStatus, StatusCode};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+const WAIT: Duration = Duration::from_secs(10);
+
+fn options() -> Options {
+    Options {
+        disable_ssl: true,
+        default_listen_retry: Duration::ZERO,
+        ..Options::default()
+    }
+}
+
+fn endpoint() -> Endpoint {
+    Endpoint::new(options()).unwrap()
+}
+
+/// Two peered endpoints: (listener, dialer, listener's port).
+async fn pair() -> (Endpoint, Endpoint, u16) {
+    let server = endpoint();
+    let client = endpoint();
+    let port = server.listen("127.0.0.1", 0).await.unwrap();
+    client
+        .peer_and_wait("127.0.0.1", port, Duration::ZERO)
+        .await
+        .unwrap();
+    server.await_peer(client.node_id(), WAIT).await.unwrap();
+    (server, client, port)
+}
+
+async fn next_status(sub: &mut StatusSubscriber) -> StatusEvent {
+    sub.recv_timeout(WAIT)
+        .await
+        .expect("a status event in time")
+}
+
+fn status_code(event: &StatusEvent) -> Option<StatusCode> {
+    match event {
+        StatusEvent::Status(s) => Some(s.code),
+        StatusEvent::Error(_) => None,
+    }
+}
+
+#[tokio::test]
+async fn prefix_a_matches_alice_and_amy_but_not_bob() {
+    let (server, client, _) = pair().await;
+    let mut sub = server.subscribe(["a"]).await.unwrap();
+    // The subscription travels to the client as a routing update.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    for topic in ["alice", "bob", "amy"] {
+        client.publish(topic, Data::from(topic)).await.unwrap();
+    }
+    let first = sub.recv_timeout(WAIT).await.unwrap();
+    let second = sub.recv_timeout(WAIT).await.unwrap();
+    assert_eq!(first.topic.as_str(), "alice");
+    assert_eq!(second.topic.as_str(), "amy");
+    assert!(sub.recv_timeout(Duration::from_millis(200)).await.is_none());
+}
+
+#[tokio::test]
+async fn endpoint_never_receives_its_own_publications() {
+    let (server, client, _) = pair().await;
+    let mut own = client.subscribe(["/t"]).await.unwrap();
+    let mut other = server.subscribe(["/t"]).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    client.publish("/t/x", Data::Count(1)).await.unwrap();
+    assert!(other.recv_timeout(WAIT).await.is_some());
+    assert!(own.recv_timeout(Duration::from_millis(200)).await.is_none());
+}
+
+#[tokio::test]
+async fn both_sides_see_discovered_then_added_with_the_address() {
+    let server = endpoint();
+    let client = endpoint();
+    let mut server_status = server.status_subscriber(true).await.unwrap();
+    let mut client_status = client.status_subscriber(true).await.unwrap();
+    let port = server.listen("127.0.0.1", 0).await.unwrap();
+    client
+        .peer_and_wait("127.0.0.1", port, Duration::ZERO)
+        .await
+        .unwrap();
+    for (sub, peer) in [
+        (&mut server_status, client.node_id()),
+        (&mut client_status, server.node_id()),
+    ] {
+        let first = next_status(sub).await;
+        let second = next_status(sub).await;
+        assert_eq!(status_code(&first), Some(StatusCode::EndpointDiscovered));
+        assert_eq!(status_code(&second), Some(StatusCode::PeerAdded));
+        let StatusEvent::Status(added) = second else {
+            unreachable!()
+        };
+        assert_eq!(added.endpoint.id, Some(peer));
+        assert_eq!(added.endpoint.network.unwrap().address, "127.0.0.1");
+        assert_eq!(added.message, "handshake successful");
+    }
+    let peers = client.peers().await.unwrap();
+    assert_eq!(peers.len(), 1);
+    assert_eq!(peers[0].status, PeerStatus::Peered);
+    assert!(peers[0].is_outbound);
+    let peers = server.peers().await.unwrap();
+    assert!(!peers[0].is_outbound);
+}
+
+#[tokio::test]
+async fn unpeer_gives_removed_on_our_side_and_lost_on_theirs() {
+    let (server, client, port) = pair().await;
+    let mut server_status = server.status_subscriber(true).await.unwrap();
+    let mut client_status = client.status_subscriber(true).await.unwrap();
+    assert!(client.unpeer("127.0.0.1", port).await.unwrap());
+    assert_eq!(
+        status_code(&next_status(&mut client_status).await),
+        Some(StatusCode::PeerRemoved)
+    );
+    assert_eq!(
+        status_code(&next_status(&mut client_status).await),
+        Some(StatusCode::EndpointUnreachable)
+    );
+    assert_eq!(
+        status_code(&next_status(&mut server_status).await),
+        Some(StatusCode::PeerLost)
+    );
+    assert_eq!(
+        status_code(&next_status(&mut server_status).await),
+        Some(StatusCode::EndpointUnreachable)
+    );
+    assert!(client.peers().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn unpeering_an_unknown_peer_is_peer_invalid() {
+    let client = endpoint();
+    let mut status = client.status_subscriber(false).await.unwrap();
+    assert!(!client.unpeer("127.0.0.1", 1).await.unwrap());
+    match next_status(&mut status).await {
+        StatusEvent::Error(e) => assert_eq!(e.code, ErrorCode::PeerInvalid),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn killed_peer_is_lost() {
+    let (server, client, _) = pair().await;
+    let mut status = server.status_subscriber(true).await.unwrap();
+    drop(client);
+    assert_eq!(
+        status_code(&next_status(&mut status).await),
+        Some(StatusCode::PeerLost)
+    );
+}
+
+#[tokio::test]
+async fn closed_port_gives_peer_unavailable() {
+    // Bind and release a port so that nothing listens on it.
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let client = endpoint();
+    let mut status = client.status_subscriber(false).await.unwrap();
+    let err = client
+        .peer_and_wait("127.0.0.1", port, Duration::ZERO)
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        EndpointError::Peer {
+            code: ErrorCode::PeerUnavailable,
+            ..
+        }
+    ));
+    match next_status(&mut status).await {
+        StatusEvent::Error(e) => assert_eq!(e.code, ErrorCode::PeerUnavailable),
+        other => panic!("{other:?}"),
+    }
+    // With a retry interval, every attempt reports again.
+    assert!(
+        client
+            .peer("127.0.0.1", port, Duration::from_millis(100))
+            .await
+            .unwrap()
+    );
+    for _ in 0..2 {
+        match next_status(&mut status).await {
+            StatusEvent::Error(e) => assert_eq!(e.code, ErrorCode::PeerUnavailable),
+            other => panic!("{other:?}"),
+        }
+    }
+    let peers = client.peers().await.unwrap();
+    assert!(matches!(
+        peers[0].status,
+        PeerStatus::Connecting | PeerStatus::Reconnecting
+    ));
+}
+
+#[tokio::test]
+async fn outbound_peering_redials_after_the_listener_restarts() {
+    let server = endpoint();
+    let port = server.listen("127.0.0.1", 0).await.unwrap();
+    let client = endpoint();
+    client
+        .peer("127.0.0.1", port, Duration::from_millis(100))
+        .await
+        .unwrap();
+    server.await_peer(client.node_id(), WAIT).await.unwrap();
+    server.shutdown().await.unwrap();
+    drop(server);
+    // A new endpoint on the same port (SO_REUSEADDR lets it bind at once).
+    let restarted = endpoint();
+    let mut sub = restarted.subscribe(["/again"]).await.unwrap();
+    assert_eq!(restarted.listen("127.0.0.1", port).await.unwrap(), port);
+    restarted.await_peer(client.node_id(), WAIT).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    client.publish("/again", Data::Count(1)).await.unwrap();
+    assert_eq!(sub.recv_timeout(WAIT).await.unwrap().data, Data::Count(1));
+}
+
+#[tokio::test]
+async fn twenty_thousand_messages_arrive_once_and_in_order() {
+    let (server, client, _) = pair().await;
+    let mut sub = server.subscribe(["/seq"]).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let sender = tokio::spawn(async move {
+        for i in 0..20_000u64 {
+            client.publish("/seq", Data::Count(i)).await.unwrap();
+        }
+        client
+    });
+    for i in 0..20_000u64 {
+        let msg = sub.recv_timeout(WAIT).await.expect("message in time");
+        assert_eq!(msg.data, Data::Count(i));
+    }
+    assert!(sub.recv_timeout(Duration::from_millis(200)).await.is_none());
+    drop(sender.await.unwrap());
+}
+
+#[tokio::test]
+async fn garbage_and_huge_length_headers_do_not_disturb_other_peers() {
+    let (server, client, port) = pair().await;
+    let mut sub = server.subscribe(["/ok"]).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // A peer that claims a 4 GiB frame, and one that sends garbage.
+    let mut huge = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    huge.write_all(&[0xff, 0xff, 0xff, 0xff, 1, 2, 3, 4])
+        .await
+        .unwrap();
+    let mut garbage = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    garbage
+        .write_all(&[0, 0, 0, 9, 0xde, 0xad, 0xbe, 0xef, 0, 1, 2, 3, 4])
+        .await
+        .unwrap();
+    // Both get closed promptly.
+    for stream in [&mut huge, &mut garbage] {
+        let mut buf = vec![0u8; 1024];
+        let closed = tokio::time::timeout(WAIT, async {
+            loop {
+                match stream.read(&mut buf).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(_) => {}
+                }
+            }
+        })
+        .await;
+        assert!(closed.is_ok(), "the bad connection was closed");
+    }
+    client.publish("/ok", Data::Count(7)).await.unwrap();
+    assert_eq!(sub.recv_timeout(WAIT).await.unwrap().data, Data::Count(7));
+}
+
+#[tokio::test]
+async fn half_open_connection_that_never_handshakes_is_dropped() {
+    let server = Endpoint::new(Options {
+        handshake_timeout: Duration::from_millis(300),
+        ..options()
+    })
+    .unwrap();
+    let port = server.listen("127.0.0.1", 0).await.unwrap();
+    let mut silent = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    let mut buf = Vec::new();
+    // We get the probe, then the close, without sending anything.
+    let read = tokio::time::timeout(WAIT, silent.read_to_end(&mut buf)).await;
+    assert!(read.is_ok(), "closed after the handshake timeout");
+    assert_eq!(buf, [0, 0, 0, 5, 7, 0x5a, 0x45, 0x45, 0x4b]);
+}
+
+#[tokio::test]
+async fn listening_on_a_busy_port_without_retry_fails() {
+    let holder = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = holder.local_addr().unwrap().port();
+    let ep = endpoint();
+    let err = ep.listen("127.0.0.1", port).await.unwrap_err();
+    assert!(matches!(err, EndpointError::Listen { .. }), "{err}");
+}
+
+#[tokio::test]
+async fn tls_is_refused_until_it_exists() {
+    assert!(matches!(
+        Endpoint::new(Options::default()),
+        Err(EndpointError::TlsUnsupported)
+    ));
+}

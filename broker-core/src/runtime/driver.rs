@@ -511,10 +511,10 @@ impl Driver {
                 if let Some(task) = req.task {
                     task.abort();
                 }
-                if let Some(conn) = req.conn {
-                    if !self.core.unpeer(conn, now) {
-                        self.core.close(conn, CloseReason::Unpeered);
-                    }
+                if let Some(conn) = req.conn
+                    && !self.core.unpeer(conn, now)
+                {
+                    self.core.close(conn, CloseReason::Unpeered);
                 }
             }
             return true;
@@ -829,13 +829,13 @@ impl Driver {
     }
 
     fn on_peered(&mut self, conn: ConnectionId, peer: EndpointId) {
-        if let Some(request) = self.conns.get(&conn).and_then(|c| c.request) {
-            if let Some(req) = self.requests.get_mut(&request) {
-                req.status = PeerStatus::Peered;
-                req.peer = Some(peer);
-                for done in req.done.drain(..) {
-                    let _ = done.send(Ok(peer));
-                }
+        if let Some(request) = self.conns.get(&conn).and_then(|c| c.request)
+            && let Some(req) = self.requests.get_mut(&request)
+        {
+            req.status = PeerStatus::Peered;
+            req.peer = Some(peer);
+            for done in req.done.drain(..) {
+                let _ = done.send(Ok(peer));
             }
         }
         let (ready, waiting): (Vec<_>, Vec<_>) =

@@ -1,15 +1,83 @@
-//! The `broker` command-line tool.
+//! The `broker` command-line tool: run an endpoint, publish, subscribe.
 //!
-//! Not built yet: peering (`broker node`), publish/subscribe and the
-//! benchmarks arrive with the peering issue. Until then the tool says so and
-//! exits with status 1.
+//! The flags, line formats and exit codes are a stable contract (see
+//! `docs/cli.md`): 0 success, 1 runtime failure, 2 usage error; every failure
+//! is one line on stderr.
+
+mod args;
+mod node;
 
 use std::process::ExitCode;
 
+use clap::{Parser, Subcommand};
+
+/// A typed, Zeek-compatible Broker endpoint.
+#[derive(Parser, Debug)]
+#[command(name = "broker", version, about, long_about = None, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run one endpoint until SIGINT/SIGTERM: listen, peer, print what
+    /// arrives, publish JSON lines from stdin.
+    #[command(after_help = node::EXAMPLES)]
+    Node(node::NodeArgs),
+    /// Publish one Zeek event and exit once it was handed to the peer.
+    #[command(after_help = node::PUBLISH_EXAMPLES)]
+    Publish(node::PublishArgs),
+    /// Print messages received under the given prefixes, one JSON line each.
+    #[command(after_help = node::SUBSCRIBE_EXAMPLES)]
+    Subscribe(node::SubscribeArgs),
+}
+
 fn main() -> ExitCode {
-    eprintln!(
-        "broker: not yet implemented (this build has the data model and codecs only; \
-         `broker node` arrives with peering)"
-    );
-    ExitCode::from(1)
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("broker: cannot start the runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Node(args) => node::run_node(args).await,
+            Command::Publish(args) => node::run_publish(args).await,
+            Command::Subscribe(args) => node::run_subscribe(args).await,
+        }
+    });
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let code = if e.downcast_ref::<args::UsageError>().is_some() {
+                2
+            } else {
+                1
+            };
+            eprintln!("broker: {e:#}");
+            ExitCode::from(code)
+        }
+    }
 }

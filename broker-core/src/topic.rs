@@ -68,6 +68,42 @@ impl Topic {
     }
 }
 
+/// Values that name a topic: `&str`, `String`, `&Topic` and `Topic`.
+pub trait IntoTopic {
+    /// The topic, if the value is a valid one.
+    fn into_topic(self) -> Result<Topic, TopicError>;
+}
+
+impl IntoTopic for Topic {
+    fn into_topic(self) -> Result<Topic, TopicError> {
+        Ok(self)
+    }
+}
+
+impl IntoTopic for &Topic {
+    fn into_topic(self) -> Result<Topic, TopicError> {
+        Ok(self.clone())
+    }
+}
+
+impl IntoTopic for &str {
+    fn into_topic(self) -> Result<Topic, TopicError> {
+        Topic::new(self)
+    }
+}
+
+impl IntoTopic for String {
+    fn into_topic(self) -> Result<Topic, TopicError> {
+        Topic::new(self)
+    }
+}
+
+impl IntoTopic for &String {
+    fn into_topic(self) -> Result<Topic, TopicError> {
+        Topic::new(self.as_str())
+    }
+}
+
 impl TryFrom<&str> for Topic {
     type Error = TopicError;
 

@@ -242,7 +242,7 @@ impl Driver {
                     }
                 }
                 Some(data) = input.recv(), if reading => {
-                    self.core.handle_bytes(data.conn, &data.data);
+                    self.handle_input(data);
                     // Take whatever else is ready without waiting.
                     for _ in 0..16 {
                         if !self.pending.is_empty() {
@@ -251,7 +251,7 @@ impl Driver {
                         match input.try_recv() {
                             Ok(more) => {
                                 self.process_events();
-                                self.core.handle_bytes(more.conn, &more.data);
+                                self.handle_input(more);
                             }
                             Err(_) => break,
                         }
@@ -592,6 +592,16 @@ impl Driver {
     }
 
     // ---- sockets ------------------------------------------------------
+
+    fn handle_input(&mut self, input: Input) {
+        if !self.conns.contains_key(&input.conn) {
+            return;
+        }
+        match input.data {
+            Some(bytes) => self.core.handle_bytes(input.conn, &bytes),
+            None => self.core.handle_closed(input.conn),
+        }
+    }
 
     fn handle_io(&mut self, event: IoEvent) {
         match event {

@@ -32,16 +32,17 @@ pub(crate) enum IoEvent {
     ConnectFailed { request: u64, error: String },
     /// A redial is due.
     RedialDue { request: u64 },
-    /// A connection ended (EOF or error).
+    /// Writing to a connection failed.
     Closed { conn: ConnectionId },
     /// A writer finished its chunk and can take the next.
     Drained { conn: ConnectionId },
 }
 
-/// Bytes read from a connection.
+/// Bytes read from a connection; `None` when the peer closed it. Closing
+/// travels on the same channel as the bytes so that it arrives after them.
 pub(crate) struct Input {
     pub(crate) conn: ConnectionId,
-    pub(crate) data: Bytes,
+    pub(crate) data: Option<Bytes>,
 }
 
 /// The driver's side of a connection's tasks.
@@ -70,7 +71,6 @@ where
 {
     let (mut rd, mut wr) = tokio::io::split(stream);
     let (writer, mut chunks) = mpsc::channel::<Vec<u8>>(2);
-    let read_events = events.clone();
     let reader = tokio::spawn(async move {
         let mut buf = BytesMut::with_capacity(READ_CHUNK);
         loop {
@@ -80,14 +80,14 @@ where
             match rd.read_buf(&mut buf).await {
                 Ok(0) | Err(_) => break,
                 Ok(_) => {
-                    let data = buf.split().freeze();
+                    let data = Some(buf.split().freeze());
                     if input.send(Input { conn, data }).await.is_err() {
                         return;
                     }
                 }
             }
         }
-        let _ = read_events.send(IoEvent::Closed { conn });
+        let _ = input.send(Input { conn, data: None }).await;
     })
     .abort_handle();
     tokio::spawn(async move {

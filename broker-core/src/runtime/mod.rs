@@ -42,7 +42,7 @@ use crate::data::{Data, ToData, bin};
 use crate::options::{Options, OptionsError};
 use crate::proto::{EndpointId, SubscriberId};
 use crate::status::{ErrorCode, PeerStatus, StatusCode};
-use crate::topic::{Topic, TopicError};
+use crate::topic::{IntoTopic, Topic, TopicError};
 
 use driver::{Control, Publish};
 
@@ -419,16 +419,13 @@ impl Endpoint {
     /// A subscriber for messages whose topics start with any of `prefixes`.
     /// Its queue holds `congestion_queue_size` messages; a full queue slows
     /// the endpoint down rather than losing messages.
-    pub async fn subscribe<T>(
+    pub async fn subscribe<T: IntoTopic>(
         &self,
         prefixes: impl IntoIterator<Item = T>,
-    ) -> Result<Subscriber, EndpointError>
-    where
-        T: TryInto<Topic, Error = TopicError>,
-    {
+    ) -> Result<Subscriber, EndpointError> {
         let prefixes = prefixes
             .into_iter()
-            .map(TryInto::try_into)
+            .map(IntoTopic::into_topic)
             .collect::<Result<Vec<Topic>, _>>()?;
         let (tx, rx) = mpsc::channel(self.inner.options.congestion_queue_size);
         let id = self
@@ -448,21 +445,15 @@ impl Endpoint {
 
     /// Asks peers for messages under `prefix` without delivering them
     /// locally; with `forward_messages` they are relayed to other peers.
-    pub async fn forward(
-        &self,
-        prefix: impl TryInto<Topic, Error = TopicError>,
-    ) -> Result<(), EndpointError> {
-        let prefix = prefix.try_into()?;
+    pub async fn forward(&self, prefix: impl IntoTopic) -> Result<(), EndpointError> {
+        let prefix = prefix.into_topic()?;
         self.request(|reply| Control::Forward { prefix, reply })
             .await
     }
 
     /// Undoes [`Endpoint::forward`].
-    pub async fn unforward(
-        &self,
-        prefix: impl TryInto<Topic, Error = TopicError>,
-    ) -> Result<(), EndpointError> {
-        let prefix = prefix.try_into()?;
+    pub async fn unforward(&self, prefix: impl IntoTopic) -> Result<(), EndpointError> {
+        let prefix = prefix.into_topic()?;
         self.request(|reply| Control::Unforward { prefix, reply })
             .await
     }
@@ -488,11 +479,11 @@ impl Endpoint {
     /// this endpoint's own subscribers.
     pub async fn publish(
         &self,
-        topic: impl TryInto<Topic, Error = TopicError>,
+        topic: impl IntoTopic,
         data: impl ToData,
     ) -> Result<(), EndpointError> {
         let msg = Publish {
-            topic: topic.try_into()?,
+            topic: topic.into_topic()?,
             payload: bin::encode(&data.to_data()),
         };
         self.inner
@@ -506,11 +497,11 @@ impl Endpoint {
     /// waiting.
     pub fn try_publish(
         &self,
-        topic: impl TryInto<Topic, Error = TopicError>,
+        topic: impl IntoTopic,
         data: impl ToData,
     ) -> Result<(), EndpointError> {
         let msg = Publish {
-            topic: topic.try_into()?,
+            topic: topic.into_topic()?,
             payload: bin::encode(&data.to_data()),
         };
         self.inner.publish.try_send(msg).map_err(|e| match e {
@@ -586,11 +577,8 @@ impl Subscriber {
     }
 
     /// Adds a prefix.
-    pub fn add_topic(
-        &mut self,
-        prefix: impl TryInto<Topic, Error = TopicError>,
-    ) -> Result<(), EndpointError> {
-        let prefix = prefix.try_into()?;
+    pub fn add_topic(&mut self, prefix: impl IntoTopic) -> Result<(), EndpointError> {
+        let prefix = prefix.into_topic()?;
         self.prefixes.push(prefix.clone());
         self.control
             .send(Control::AddTopic {
@@ -601,11 +589,8 @@ impl Subscriber {
     }
 
     /// Removes a prefix; the filter advertised to peers shrinks accordingly.
-    pub fn remove_topic(
-        &mut self,
-        prefix: impl TryInto<Topic, Error = TopicError>,
-    ) -> Result<(), EndpointError> {
-        let prefix = prefix.try_into()?;
+    pub fn remove_topic(&mut self, prefix: impl IntoTopic) -> Result<(), EndpointError> {
+        let prefix = prefix.into_topic()?;
         self.prefixes.retain(|p| *p != prefix);
         self.control
             .send(Control::RemoveTopic {

@@ -1,0 +1,494 @@
+//! `broker node`, `broker publish` and `broker subscribe`.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use broker_core::data::{Data, json};
+use broker_core::options::Options;
+use broker_core::runtime::{Endpoint, Message, StatusEvent, StatusSubscriber};
+use broker_core::status::StatusCode;
+use broker_core::topic::Topic;
+use broker_core::zeek::Event;
+use clap::Args;
+use serde_json::{Value, json};
+use tokio::io::AsyncBufReadExt;
+use tokio::sync::Notify;
+
+use crate::args::{ListenAddr, PeerAddr, UsageError, parse_listen, parse_peer, parse_seconds};
+
+pub(crate) const EXAMPLES: &str = "\
+Examples:
+  # a node that listens and prints everything under /demo
+  broker node --disable-ssl --listen 127.0.0.1:9999 --subscribe /demo
+  # a node that peers with it and publishes the JSON lines it reads
+  echo '{\"topic\":\"/demo/x\",\"@data-type\":\"count\",\"data\":1}' | \\
+    broker node --disable-ssl --peer 127.0.0.1:9999 --exit-on-eof";
+
+pub(crate) const PUBLISH_EXAMPLES: &str = "\
+Examples:
+  broker publish --disable-ssl --peer 127.0.0.1:9999 --topic /demo ping hi 42
+  broker publish --disable-ssl --peer 127.0.0.1:9999 --topic /demo \\
+    alert '{\"@data-type\":\"address\",\"data\":\"10.0.0.1\"}'";
+
+pub(crate) const SUBSCRIBE_EXAMPLES: &str = "\
+Examples:
+  broker subscribe --disable-ssl --peer 127.0.0.1:9999 /demo zeek/events";
+
+/// Connection options shared by all commands.
+#[derive(Args, Debug, Clone)]
+pub(crate) struct ConnArgs {
+    /// Plain TCP instead of TLS.
+    #[arg(long)]
+    disable_ssl: bool,
+    /// CA certificate file (PEM).
+    #[arg(long, value_name = "F")]
+    ssl_cafile: Option<PathBuf>,
+    /// Directory of CA certificates.
+    #[arg(long, value_name = "D")]
+    ssl_capath: Option<PathBuf>,
+    /// Our certificate (PEM).
+    #[arg(long, value_name = "F")]
+    ssl_certificate: Option<PathBuf>,
+    /// Our private key (PEM).
+    #[arg(long, value_name = "F")]
+    ssl_keyfile: Option<PathBuf>,
+    /// Passphrase of an encrypted private key.
+    #[arg(long, value_name = "P")]
+    ssl_passphrase: Option<String>,
+    /// Connect and listen retry interval in seconds (default: the options' default).
+    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
+    retry: Option<Duration>,
+}
+
+impl ConnArgs {
+    fn options(&self) -> anyhow::Result<Options> {
+        let mut options = Options::from_env()?;
+        options.disable_ssl = self.disable_ssl;
+        let path = |p: &Option<PathBuf>| {
+            p.as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default()
+        };
+        options.ssl_cafile = path(&self.ssl_cafile);
+        options.ssl_capath = path(&self.ssl_capath);
+        options.ssl_certificate = path(&self.ssl_certificate);
+        options.ssl_keyfile = path(&self.ssl_keyfile);
+        options.ssl_passphrase = self.ssl_passphrase.clone().unwrap_or_default();
+        if let Some(retry) = self.retry {
+            options.default_connect_retry = retry;
+            options.default_listen_retry = retry;
+        }
+        if !options.disable_ssl {
+            bail!("TLS is not supported yet; pass --disable-ssl (and disable SSL on the peers)");
+        }
+        Ok(options)
+    }
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct NodeArgs {
+    #[command(flatten)]
+    conn: ConnArgs,
+    /// Listen for peers on [ADDR:]PORT (port 0: the OS picks).
+    #[arg(long, value_name = "[ADDR:]PORT", value_parser = parse_listen)]
+    listen: Option<ListenAddr>,
+    /// Peer with HOST:PORT; repeatable; redials with the retry interval.
+    #[arg(long, value_name = "HOST:PORT", value_parser = parse_peer)]
+    peer: Vec<PeerAddr>,
+    /// Write messages under PREFIX to stdout; repeatable.
+    #[arg(long, value_name = "PREFIX")]
+    subscribe: Vec<String>,
+    /// Relay messages under PREFIX without local delivery; repeatable.
+    #[arg(long, value_name = "PREFIX")]
+    forward: Vec<String>,
+    /// Forward received messages to subscribing peers.
+    #[arg(long)]
+    forward_messages: bool,
+    /// Also serve the WebSocket JSON API on [ADDR:]PORT (not supported yet).
+    #[arg(long, value_name = "[ADDR:]PORT", value_parser = parse_listen)]
+    websocket: Option<ListenAddr>,
+    /// Once listening, write the bound port (and the WebSocket port) to F.
+    #[arg(long, value_name = "F")]
+    ready_file: Option<PathBuf>,
+    /// Also write status and error events to stdout.
+    #[arg(long)]
+    status: bool,
+    /// Exit 0 once N data messages have been written to stdout.
+    #[arg(long, value_name = "N")]
+    exit_after: Option<u64>,
+    /// When stdin ends, flush everything to every peer, then exit 0.
+    #[arg(long)]
+    exit_on_eof: bool,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct PublishArgs {
+    #[command(flatten)]
+    conn: ConnArgs,
+    /// The endpoint to publish to.
+    #[arg(long, value_name = "HOST:PORT", value_parser = parse_peer)]
+    peer: PeerAddr,
+    /// The topic.
+    #[arg(long, value_name = "T")]
+    topic: String,
+    /// The event name, e.g. `ping`.
+    event: String,
+    /// Arguments: JSON v1 values, or literals (true/false, numbers, addresses,
+    /// subnets, ports; anything else is a string).
+    args: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct SubscribeArgs {
+    #[command(flatten)]
+    conn: ConnArgs,
+    /// The endpoint to subscribe at.
+    #[arg(long, value_name = "HOST:PORT", value_parser = parse_peer)]
+    peer: PeerAddr,
+    /// Exit 0 after N messages.
+    #[arg(long, value_name = "N")]
+    exit_after: Option<u64>,
+    /// Topic prefixes.
+    #[arg(required = true)]
+    prefixes: Vec<String>,
+}
+
+fn topic(s: &str) -> anyhow::Result<Topic> {
+    Topic::new(s).map_err(|e| UsageError(format!("invalid topic {s:?}: {e}")).into())
+}
+
+fn print_line(line: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
+}
+
+fn print_message(msg: &Message) {
+    print_line(&json::data_message_to_json_string(&msg.topic, &msg.data));
+}
+
+fn status_line(event: &StatusEvent) -> String {
+    match event {
+        StatusEvent::Status(s) => {
+            let network = s.endpoint.network.as_ref();
+            json!({
+                "type": "status",
+                "code": s.code.name(),
+                "endpoint": s.endpoint.id.map(|id| id.to_string()),
+                "address": network.map(|n| n.address.clone()),
+                "port": network.map(|n| n.port),
+                "message": s.message,
+            })
+            .to_string()
+        }
+        StatusEvent::Error(e) => json!({
+            "type": "error",
+            "code": e.code.name(),
+            "message": e.message,
+        })
+        .to_string(),
+    }
+}
+
+/// Counts peerings from status events, and wakes waiters when one appears.
+#[derive(Default)]
+struct PeerCount {
+    count: AtomicUsize,
+    changed: Notify,
+}
+
+impl PeerCount {
+    fn update(&self, event: &StatusEvent) {
+        if let StatusEvent::Status(s) = event {
+            match s.code {
+                StatusCode::PeerAdded => {
+                    self.count.fetch_add(1, Ordering::SeqCst);
+                    self.changed.notify_waiters();
+                }
+                StatusCode::PeerLost | StatusCode::PeerRemoved => {
+                    let _ = self
+                        .count
+                        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
+                }
+                _ => {}
+            }
+        }
+    }
+
+    async fn wait_for_peer(&self) {
+        loop {
+            let notified = self.changed.notified();
+            if self.count.load(Ordering::SeqCst) > 0 {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(term) => term,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
+
+fn write_ready_file(path: &PathBuf, lines: &[u16]) -> anyhow::Result<()> {
+    let tmp = path.with_extension("tmp");
+    let text: String = lines.iter().map(|p| format!("{p}\n")).collect();
+    std::fs::write(&tmp, text).with_context(|| format!("cannot write {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}
+
+/// Reads data messages from stdin and publishes them, one per line.
+async fn publish_stdin(ep: Endpoint, peers: Arc<PeerCount>) {
+    let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
+    let mut number = 0u64;
+    loop {
+        let line = match lines.next_line().await {
+            Ok(Some(line)) => line,
+            Ok(None) => return,
+            Err(e) => {
+                eprintln!("broker: cannot read stdin: {e}");
+                return;
+            }
+        };
+        number += 1;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let parsed = serde_json::from_str::<Value>(&line)
+            .map_err(|e| e.to_string())
+            .and_then(|v| json::data_message_from_json(&v).map_err(|e| e.to_string()));
+        match parsed {
+            Ok((topic, data)) => {
+                // Nothing is published into the void: wait for a peer.
+                peers.wait_for_peer().await;
+                if ep.publish(topic, data).await.is_err() {
+                    return;
+                }
+            }
+            Err(reason) => eprintln!("broker: stdin line {number}: {reason}"),
+        }
+    }
+}
+
+pub(crate) async fn run_node(args: NodeArgs) -> anyhow::Result<()> {
+    let mut options = args.conn.options()?;
+    options.forward_messages = args.forward_messages;
+    if args.websocket.is_some() {
+        bail!("--websocket is not supported yet");
+    }
+    let retry = options.default_connect_retry;
+    let listen_retry = options.default_listen_retry;
+    let ep = Endpoint::new_in(options, tokio::runtime::Handle::current())?;
+    let mut statuses = ep.status_subscriber(true).await?;
+    let prefixes = args
+        .subscribe
+        .iter()
+        .map(|s| topic(s))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let mut subscriber = if prefixes.is_empty() {
+        None
+    } else {
+        Some(ep.subscribe(prefixes).await?)
+    };
+    for prefix in &args.forward {
+        ep.forward(topic(prefix)?).await?;
+    }
+    if let Some(listen) = &args.listen {
+        let port = ep
+            .listen_with_retry(&listen.address, listen.port, listen_retry)
+            .await?;
+        if let Some(path) = &args.ready_file {
+            write_ready_file(path, &[port])?;
+        }
+    } else if let Some(path) = &args.ready_file {
+        write_ready_file(path, &[])?;
+    }
+    for peer in &args.peer {
+        ep.peer(&peer.host, peer.port, retry).await?;
+    }
+    let peers = Arc::new(PeerCount::default());
+    let mut stdin_task = tokio::spawn(publish_stdin(ep.clone(), peers.clone()));
+    let mut stdin_open = true;
+    let mut written = 0u64;
+    let signal = shutdown_signal();
+    tokio::pin!(signal);
+    loop {
+        tokio::select! {
+            // Biased: a status that is ready is printed before data that is
+            // ready (statuses and data travel on separate channels).
+            biased;
+            _ = &mut signal => break,
+            event = statuses.recv() => match event {
+                Some(event) => {
+                    peers.update(&event);
+                    if args.status {
+                        print_line(&status_line(&event));
+                    }
+                }
+                None => break,
+            },
+            msg = async { subscriber.as_mut()?.recv().await }, if subscriber.is_some() => {
+                match msg {
+                    Some(msg) => {
+                        print_message(&msg);
+                        written += 1;
+                        if args.exit_after.is_some_and(|n| written >= n) {
+                            break;
+                        }
+                    }
+                    None => break,
+                }
+            }
+            _ = &mut stdin_task, if stdin_open => {
+                stdin_open = false;
+                if args.exit_on_eof {
+                    ep.flush(Duration::from_secs(24 * 3600)).await?;
+                    break;
+                }
+            }
+        }
+        if args.exit_after == Some(0) {
+            break;
+        }
+    }
+    stdin_task.abort();
+    ep.shutdown().await?;
+    Ok(())
+}
+
+/// A command-line argument as a Broker value.
+fn literal(arg: &str) -> anyhow::Result<Data> {
+    if arg.trim_start().starts_with('{') {
+        let value: Value = serde_json::from_str(arg)
+            .map_err(|e| UsageError(format!("argument {arg:?} is not JSON: {e}")))?;
+        return json::from_json(&value)
+            .map_err(|e| UsageError(format!("argument {arg:?}: {e}")).into());
+    }
+    Ok(match arg {
+        "true" | "T" => Data::Boolean(true),
+        "false" | "F" => Data::Boolean(false),
+        _ => {
+            if let Ok(n) = arg.parse::<u64>() {
+                Data::Count(n)
+            } else if let Ok(n) = arg.parse::<i64>() {
+                Data::Integer(n)
+            } else if let Some(x) = arg
+                .parse::<f64>()
+                .ok()
+                .filter(|_| arg.contains(['.', 'e', 'E']))
+            {
+                Data::Real(x)
+            } else if let Ok(a) = arg.parse() {
+                Data::Address(a)
+            } else if let Ok(s) = arg.parse() {
+                Data::Subnet(s)
+            } else if let Some(p) = arg.contains('/').then(|| arg.parse().ok()).flatten() {
+                Data::Port(p)
+            } else {
+                Data::from(arg)
+            }
+        }
+    })
+}
+
+pub(crate) async fn run_publish(args: PublishArgs) -> anyhow::Result<()> {
+    let options = args.conn.options()?;
+    let topic = topic(&args.topic)?;
+    let event_args = args
+        .args
+        .iter()
+        .map(|a| literal(a))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let ep = Endpoint::new_in(options, tokio::runtime::Handle::current())?;
+    ep.peer_and_wait(&args.peer.host, args.peer.port, Duration::ZERO)
+        .await?;
+    ep.publish(topic, Event::new(args.event, event_args).into_data())
+        .await?;
+    ep.flush(Duration::from_secs(30)).await?;
+    ep.shutdown().await?;
+    Ok(())
+}
+
+pub(crate) async fn run_subscribe(args: SubscribeArgs) -> anyhow::Result<()> {
+    let options = args.conn.options()?;
+    let retry = options.default_connect_retry;
+    let prefixes = args
+        .prefixes
+        .iter()
+        .map(|s| topic(s))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let ep = Endpoint::new_in(options, tokio::runtime::Handle::current())?;
+    let mut sub = ep.subscribe(prefixes).await?;
+    let mut errors: StatusSubscriber = ep.status_subscriber(false).await?;
+    ep.peer(&args.peer.host, args.peer.port, retry).await?;
+    let mut written = 0u64;
+    let signal = shutdown_signal();
+    tokio::pin!(signal);
+    loop {
+        tokio::select! {
+            _ = &mut signal => break,
+            msg = sub.recv() => match msg {
+                Some(msg) => {
+                    print_message(&msg);
+                    written += 1;
+                    if args.exit_after.is_some_and(|n| written >= n) {
+                        break;
+                    }
+                }
+                None => break,
+            },
+            event = errors.recv() => match event {
+                Some(event) => eprintln!("broker: {}", status_line(&event)),
+                None => break,
+            },
+        }
+    }
+    ep.shutdown().await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn literals_pick_the_unambiguous_type() {
+        assert_eq!(literal("42").unwrap(), Data::Count(42));
+        assert_eq!(literal("-1").unwrap(), Data::Integer(-1));
+        assert_eq!(literal("2.5").unwrap(), Data::Real(2.5));
+        assert_eq!(literal("true").unwrap(), Data::Boolean(true));
+        assert!(matches!(literal("10.0.0.1").unwrap(), Data::Address(_)));
+        assert!(matches!(literal("10.0.0.0/8").unwrap(), Data::Subnet(_)));
+        assert!(matches!(literal("80/tcp").unwrap(), Data::Port(_)));
+        assert_eq!(literal("hello").unwrap(), Data::from("hello"));
+        assert_eq!(
+            literal(r#"{"@data-type":"integer","data":5}"#).unwrap(),
+            Data::Integer(5)
+        );
+        assert!(literal("{not json").is_err());
+    }
+}

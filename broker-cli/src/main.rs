@@ -5,6 +5,7 @@
 //! is one line on stderr.
 
 mod args;
+mod bench;
 mod node;
 
 use std::process::ExitCode;
@@ -31,7 +32,16 @@ enum Command {
     /// Print messages received under the given prefixes, one JSON line each.
     #[command(after_help = node::SUBSCRIBE_EXAMPLES)]
     Subscribe(node::SubscribeArgs),
+    /// Throughput and latency between two processes.
+    #[command(subcommand, after_help = BENCH_EXAMPLES)]
+    Bench(bench::BenchCommand),
 }
+
+const BENCH_EXAMPLES: &str = "\
+Examples:
+  broker bench serve --disable-ssl --listen 127.0.0.1:9999 &
+  broker bench send --disable-ssl --peer 127.0.0.1:9999 --events 1000000 --payload tiny
+  broker bench ping --disable-ssl --peer 127.0.0.1:9999 --count 1000";
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -65,6 +75,7 @@ fn main() -> ExitCode {
             Command::Node(args) => node::run_node(args).await,
             Command::Publish(args) => node::run_publish(args).await,
             Command::Subscribe(args) => node::run_subscribe(args).await,
+            Command::Bench(cmd) => bench::run(cmd).await,
         }
     });
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));

@@ -65,7 +65,7 @@ pub(crate) struct ConnArgs {
 }
 
 impl ConnArgs {
-    fn options(&self) -> anyhow::Result<Options> {
+    pub(crate) fn options(&self) -> anyhow::Result<Options> {
         let mut options = Options::from_env()?;
         options.disable_ssl = self.disable_ssl;
         let path = |p: &Option<PathBuf>| {

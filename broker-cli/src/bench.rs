@@ -1,0 +1,282 @@
+//! `broker bench serve|send|ping`: throughput and latency over loopback.
+//!
+//! Events are ordinary Zeek events on `/benchmark/events`, shaped like those
+//! of Broker's `broker-throughput` (`event_1` = `[42, "test"]`, `event_2` a
+//! conn.log-like record, `event_3` a table), so Broker's tools can be the
+//! other side. Between two `broker bench` processes the sender asks the
+//! server how many events it received (`/bench/sync` → `/bench/ack`);
+//! because a peer's messages arrive in order, the answer counts exactly the
+//! events sent before the question.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use broker_core::data::{Data, bin};
+use broker_core::payloads::{self, Payload, THROUGHPUT_TOPIC};
+use broker_core::runtime::{Endpoint, Subscriber};
+use broker_core::zeek::{Event, Message};
+use clap::{Args, Subcommand, ValueEnum};
+use serde_json::json;
+
+use crate::args::{ListenAddr, PeerAddr, parse_listen, parse_peer};
+use crate::node::ConnArgs;
+
+const SYNC_TOPIC: &str = "/bench/sync";
+const ACK_TOPIC: &str = "/bench/ack";
+const PING_TOPIC: &str = "/bench/ping";
+const PONG_TOPIC: &str = "/bench/pong";
+const TERMINATE_TOPIC: &str = "/benchmark/terminate";
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum BenchCommand {
+    /// Count events from any peer, confirm counts, answer pings.
+    Serve(ServeArgs),
+    /// Publish events as fast as flow control allows; print one JSON line.
+    Send(SendArgs),
+    /// Measure round trips, one at a time; print one JSON line.
+    Ping(PingArgs),
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct ServeArgs {
+    #[command(flatten)]
+    conn: ConnArgs,
+    /// Listen on [ADDR:]PORT.
+    #[arg(long, value_name = "[ADDR:]PORT", value_parser = parse_listen)]
+    listen: ListenAddr,
+    /// Write the bound port to F once listening.
+    #[arg(long, value_name = "F")]
+    ready_file: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum PayloadArg {
+    Tiny,
+    Conn,
+    Table,
+}
+
+impl From<PayloadArg> for Payload {
+    fn from(p: PayloadArg) -> Payload {
+        match p {
+            PayloadArg::Tiny => Payload::Tiny,
+            PayloadArg::Conn => Payload::Conn,
+            PayloadArg::Table => Payload::Table,
+        }
+    }
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct SendArgs {
+    #[command(flatten)]
+    conn: ConnArgs,
+    /// The server.
+    #[arg(long, value_name = "HOST:PORT", value_parser = parse_peer)]
+    peer: PeerAddr,
+    /// Events to send (default 1,000,000, or unlimited with --seconds).
+    #[arg(long, value_name = "N")]
+    events: Option<u64>,
+    /// What each event carries.
+    #[arg(long, value_enum, default_value = "tiny")]
+    payload: PayloadArg,
+    /// Stop sending after S seconds.
+    #[arg(long, value_name = "S")]
+    seconds: Option<f64>,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct PingArgs {
+    #[command(flatten)]
+    conn: ConnArgs,
+    /// The server.
+    #[arg(long, value_name = "HOST:PORT", value_parser = parse_peer)]
+    peer: PeerAddr,
+    /// Round trips.
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    count: u64,
+}
+
+pub(crate) async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
+    match cmd {
+        BenchCommand::Serve(args) => serve(args).await,
+        BenchCommand::Send(args) => send(args).await,
+        BenchCommand::Ping(args) => ping(args).await,
+    }
+}
+
+/// The arguments of a Zeek event.
+fn event_args(data: &Data) -> Option<Vec<Data>> {
+    match Message::from_data(data) {
+        Ok(Message::Event(e)) => Some(e.args),
+        _ => None,
+    }
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let options = args.conn.options()?;
+    let ep = Endpoint::new_in(options, tokio::runtime::Handle::current())?;
+    let mut sub = ep
+        .subscribe([THROUGHPUT_TOPIC, SYNC_TOPIC, PING_TOPIC, TERMINATE_TOPIC])
+        .await?;
+    let port = ep.listen(&args.listen.address, args.listen.port).await?;
+    if let Some(path) = &args.ready_file {
+        let tmp = path.with_extension("tmp");
+        std::fs::write(&tmp, format!("{port}\n"))?;
+        std::fs::rename(&tmp, path)?;
+    }
+    let mut received: u64 = 0;
+    while let Some(msg) = sub.recv().await {
+        let topic = msg.topic.as_str();
+        if topic.starts_with(THROUGHPUT_TOPIC) {
+            // A batch (a vector of events) counts per event.
+            received += match &msg.data {
+                Data::Vector(items) if items.first().is_some_and(|i| i.as_vector().is_some()) => {
+                    items.len() as u64
+                }
+                _ => 1,
+            };
+        } else if topic.starts_with(SYNC_TOPIC) {
+            let token = event_args(&msg.data)
+                .and_then(|a| a.into_iter().next())
+                .unwrap_or_default();
+            let ack = Event::new("bench_ack", vec![token, Data::Count(received)]);
+            ep.publish(ACK_TOPIC, ack.into_data()).await?;
+        } else if topic.starts_with(PING_TOPIC) {
+            let args = event_args(&msg.data).unwrap_or_default();
+            ep.publish(PONG_TOPIC, Event::new("bench_pong", args).into_data())
+                .await?;
+        } else if topic.starts_with(TERMINATE_TOPIC) {
+            break;
+        }
+    }
+    ep.shutdown().await?;
+    Ok(())
+}
+
+async fn connect(
+    conn: &ConnArgs,
+    peer: &PeerAddr,
+    topics: &[&str],
+) -> anyhow::Result<(Endpoint, Subscriber)> {
+    let options = conn.options()?;
+    let ep = Endpoint::new_in(options, tokio::runtime::Handle::current())?;
+    let sub = ep.subscribe(topics.iter().copied()).await?;
+    ep.peer_and_wait(&peer.host, peer.port, Duration::ZERO)
+        .await
+        .with_context(|| format!("cannot reach the server at {}:{}", peer.host, peer.port))?;
+    Ok((ep, sub))
+}
+
+async fn send(args: SendArgs) -> anyhow::Result<()> {
+    let (ep, mut acks) = connect(&args.conn, &args.peer, &[ACK_TOPIC]).await?;
+    let payload = Payload::from(args.payload);
+    let event = payloads::event(payload, 1).into_data();
+    let bytes_per_event = bin::encode(&event).len() as u64 + 37 + 4 + THROUGHPUT_TOPIC.len() as u64;
+    let limit = args.events.unwrap_or(if args.seconds.is_some() {
+        u64::MAX
+    } else {
+        1_000_000
+    });
+    let deadline = args
+        .seconds
+        .map(|s| Instant::now() + Duration::from_secs_f64(s.max(0.0)));
+    // The server counts every event it ever received; ask for the count
+    // before and after, and report the difference.
+    let baseline = sync(&ep, &mut acks, Duration::from_secs(3)).await?;
+    let start = Instant::now();
+    let mut sent = 0u64;
+    while sent < limit {
+        if sent % 1024 == 0 && deadline.is_some_and(|d| Instant::now() >= d) {
+            break;
+        }
+        ep.publish(THROUGHPUT_TOPIC, event.clone()).await?;
+        sent += 1;
+    }
+    // Ask the server how many it got; its answer follows all our events.
+    let after = match baseline {
+        Some(_) => sync(&ep, &mut acks, Duration::from_secs(60)).await?,
+        None => None,
+    };
+    let (events, confirmed) = match (baseline, after) {
+        (Some(before), Some(after)) => (after.saturating_sub(before), true),
+        // Not a `broker bench serve`: count what we wrote.
+        _ => {
+            ep.flush(Duration::from_secs(60)).await?;
+            (sent, false)
+        }
+    };
+    let seconds = start.elapsed().as_secs_f64();
+    let rate = events as f64 / seconds;
+    println!(
+        "{}",
+        json!({
+            "events": events,
+            "seconds": (seconds * 1000.0).round() / 1000.0,
+            "events_per_sec": rate.round(),
+            "bytes_per_sec": (rate * bytes_per_event as f64).round(),
+            "confirmed": confirmed,
+        })
+    );
+    ep.shutdown().await?;
+    Ok(())
+}
+
+/// The server's count of received events, or `None` if it does not answer
+/// (it is not a `broker bench serve`).
+async fn sync(ep: &Endpoint, acks: &mut Subscriber, wait: Duration) -> anyhow::Result<Option<u64>> {
+    let token = Data::Count(u64::from(std::process::id()));
+    ep.publish(
+        SYNC_TOPIC,
+        Event::new("bench_sync", vec![token]).into_data(),
+    )
+    .await?;
+    match tokio::time::timeout(wait, acks.recv()).await {
+        Ok(Some(msg)) => match event_args(&msg.data).as_deref() {
+            Some([_, Data::Count(n)]) => Ok(Some(*n)),
+            _ => bail!("unexpected answer from the server: {}", msg.data),
+        },
+        _ => Ok(None),
+    }
+}
+
+async fn ping(args: PingArgs) -> anyhow::Result<()> {
+    let (ep, mut pongs) = connect(&args.conn, &args.peer, &[PONG_TOPIC]).await?;
+    let mut rtts = Vec::with_capacity(args.count as usize);
+    let wait = Duration::from_secs(10);
+    for seq in 0..args.count {
+        let ping = Event::new("bench_ping", vec![Data::Count(seq)]).into_data();
+        let start = Instant::now();
+        ep.publish(PING_TOPIC, ping).await?;
+        loop {
+            let msg = tokio::time::timeout(wait, pongs.recv())
+                .await
+                .ok()
+                .flatten()
+                .context("no pong from the server")?;
+            if matches!(event_args(&msg.data).as_deref(), Some([Data::Count(n)]) if *n == seq) {
+                break;
+            }
+        }
+        rtts.push(start.elapsed());
+    }
+    rtts.sort();
+    let pct = |p: f64| -> f64 {
+        if rtts.is_empty() {
+            return 0.0;
+        }
+        let i = ((rtts.len() as f64 * p).ceil() as usize).clamp(1, rtts.len()) - 1;
+        (rtts[i].as_secs_f64() * 1e7).round() / 10.0
+    };
+    println!(
+        "{}",
+        json!({
+            "count": rtts.len(),
+            "p50_us": pct(0.50),
+            "p99_us": pct(0.99),
+            "max_us": pct(1.0),
+        })
+    );
+    ep.shutdown().await?;
+    Ok(())
+}

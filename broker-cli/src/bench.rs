@@ -187,7 +187,7 @@ async fn send(args: SendArgs) -> anyhow::Result<()> {
     let start = Instant::now();
     let mut sent = 0u64;
     while sent < limit {
-        if sent % 1024 == 0 && deadline.is_some_and(|d| Instant::now() >= d) {
+        if sent.is_multiple_of(1024) && deadline.is_some_and(|d| Instant::now() >= d) {
             break;
         }
         ep.publish(THROUGHPUT_TOPIC, event.clone()).await?;

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 use super::EndpointId;
-use super::filter::{PrefixIndex, normalize};
+use super::filter::{LocalFilter, PrefixIndex};
 use super::handshake::{self, Context, Handshake, Step};
 use super::wire::{
     self, CONTROL_TOPIC, DEFAULT_MAX_FRAME_SIZE, DEFAULT_TTL, Envelope, EnvelopeHeader,
@@ -254,9 +254,11 @@ pub struct Core {
     /// Established peerings by peer id.
     peers: HashMap<EndpointId, ConnectionId>,
     subscriptions: PrefixIndex<SubscriberId>,
-    forwards: Vec<Topic>,
     /// What we advertise: the normalized union of subscriptions and forwards.
+    local_filter: LocalFilter,
+    /// `local_filter` as sent: rebuilt, and sent to peers, when dirty.
     filter: Vec<Topic>,
+    filter_dirty: bool,
     events: VecDeque<Event>,
     next_seq: u64,
     seen: HashMap<EndpointId, SeenWindow>,
@@ -274,8 +276,9 @@ impl Core {
             conns: HashMap::new(),
             peers: HashMap::new(),
             subscriptions: PrefixIndex::new(),
-            forwards: Vec::new(),
+            local_filter: LocalFilter::default(),
             filter: Vec::new(),
+            filter_dirty: false,
             events: VecDeque::new(),
             next_seq: 0,
             seen: HashMap::new(),
@@ -295,7 +298,8 @@ impl Core {
     }
 
     /// The filter we advertise to peers.
-    pub fn filter(&self) -> &[Topic] {
+    pub fn filter(&mut self) -> &[Topic] {
+        self.sync_filter();
         &self.filter
     }
 
@@ -494,40 +498,32 @@ impl Core {
     /// Subscribes a local subscriber to a prefix.
     pub fn subscribe(&mut self, sub: SubscriberId, prefix: Topic) {
         self.subscriptions.insert(prefix.as_str(), sub);
-        self.refresh_filter();
+        self.filter_dirty |= self.local_filter.add(prefix);
     }
 
     /// Removes one subscription of a local subscriber.
     pub fn unsubscribe(&mut self, sub: SubscriberId, prefix: &Topic) {
         if self.subscriptions.remove(prefix.as_str(), &sub) {
-            self.refresh_filter();
+            self.filter_dirty |= self.local_filter.remove(prefix);
         }
     }
 
     /// Removes every subscription of a local subscriber.
     pub fn remove_subscriber(&mut self, sub: SubscriberId, prefixes: &[Topic]) {
-        let mut changed = false;
         for prefix in prefixes {
-            changed |= self.subscriptions.remove(prefix.as_str(), &sub);
-        }
-        if changed {
-            self.refresh_filter();
+            self.unsubscribe(sub, prefix);
         }
     }
 
     /// Asks peers for messages on `prefix` without delivering them locally
     /// (they are relayed when forwarding is on).
     pub fn forward(&mut self, prefix: Topic) {
-        self.forwards.push(prefix);
-        self.refresh_filter();
+        self.filter_dirty |= self.local_filter.add(prefix);
     }
 
     /// Undoes one [`Core::forward`].
     pub fn unforward(&mut self, prefix: &Topic) {
-        if let Some(pos) = self.forwards.iter().position(|t| t == prefix) {
-            self.forwards.swap_remove(pos);
-            self.refresh_filter();
-        }
+        self.filter_dirty |= self.local_filter.remove(prefix);
     }
 
     /// Publishes a value to every peer whose filter matches. Returns the
@@ -653,6 +649,7 @@ impl Core {
         out: &mut Vec<u8>,
         max_bytes: usize,
     ) -> usize {
+        self.sync_filter();
         let queue = match self.conns.get_mut(&conn) {
             Some(c) => &mut c.outbound,
             None => match self.draining.get_mut(&conn) {
@@ -683,13 +680,23 @@ impl Core {
             || self.draining.contains_key(&conn)
     }
 
-    /// The connections with bytes to send.
-    pub fn pending_transmits(&self) -> impl Iterator<Item = ConnectionId> + '_ {
+    /// The connections with bytes to send (after queuing any routing
+    /// updates that subscription changes made necessary).
+    pub fn pending_transmits(&mut self) -> Vec<ConnectionId> {
+        self.sync_filter();
         self.conns
             .iter()
             .filter(|(_, c)| !c.outbound.is_empty())
             .map(|(id, _)| *id)
             .chain(self.draining.keys().copied())
+            .collect()
+    }
+
+    /// Whether any connection has bytes to send.
+    pub fn is_idle(&self) -> bool {
+        !self.filter_dirty
+            && self.draining.is_empty()
+            && self.conns.values().all(|c| c.outbound.is_empty())
     }
 
     /// The earliest deadline the driver must call [`Core::handle_timeout`] at.
@@ -749,6 +756,7 @@ impl Core {
     }
 
     fn handle_handshake(&mut self, conn: ConnectionId, h: Handshake, msg: HandshakeMessage) {
+        self.sync_filter();
         let step = {
             let peers = &self.peers;
             let conns = &self.conns;
@@ -1162,13 +1170,15 @@ impl Core {
         });
     }
 
-    fn refresh_filter(&mut self) {
-        let prefixes = self
-            .subscriptions
-            .prefixes()
-            .filter_map(|p| Topic::from_bytes(p).ok())
-            .chain(self.forwards.iter().cloned());
-        let filter = normalize(prefixes);
+    /// Brings the advertised filter up to date and tells peers if it
+    /// changed. Subscription changes only mark it dirty, so a burst of them
+    /// costs one update.
+    fn sync_filter(&mut self) {
+        if !self.filter_dirty {
+            return;
+        }
+        self.filter_dirty = false;
+        let filter = self.local_filter.to_vec();
         if filter == self.filter {
             return;
         }

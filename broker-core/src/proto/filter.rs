@@ -153,6 +153,101 @@ pub fn normalize(prefixes: impl IntoIterator<Item = Topic>) -> Vec<Topic> {
     out
 }
 
+/// The prefixes an endpoint advertises: the minimal form of a multiset of
+/// subscribed prefixes, maintained incrementally so that adding or removing
+/// one prefix does not cost a pass over all of them.
+///
+/// ```
+/// use broker_core::proto::filter::LocalFilter;
+/// use broker_core::topic::Topic;
+///
+/// let t = |s: &str| Topic::new(s).unwrap();
+/// let mut filter = LocalFilter::default();
+/// assert!(filter.add(t("/a/b")));
+/// assert!(filter.add(t("/a")));      // covers /a/b
+/// assert!(!filter.add(t("/a/c")));   // covered: nothing changes
+/// assert_eq!(filter.to_vec(), [t("/a")]);
+/// assert!(filter.remove(&t("/a")));  // /a/b and /a/c come back
+/// assert_eq!(filter.to_vec(), [t("/a/b"), t("/a/c")]);
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct LocalFilter {
+    /// Every prefix added, with how often.
+    all: BTreeMap<Topic, usize>,
+    /// The minimal subset: no entry is a prefix of another.
+    minimal: std::collections::BTreeSet<Topic>,
+    /// `minimal` again, for prefix lookups.
+    index: PrefixIndex<()>,
+}
+
+impl LocalFilter {
+    /// Adds one occurrence of `prefix`; true if the minimal form changed.
+    pub fn add(&mut self, prefix: Topic) -> bool {
+        let count = self.all.entry(prefix.clone()).or_default();
+        *count += 1;
+        if *count > 1 || self.index.any_match(prefix.as_str().as_bytes()) {
+            return false;
+        }
+        let covered: Vec<Topic> = self
+            .minimal
+            .range(prefix.clone()..)
+            .take_while(|t| prefix.is_prefix_of(t))
+            .cloned()
+            .collect();
+        for t in covered {
+            self.minimal.remove(&t);
+            self.index.remove(t.as_str(), &());
+        }
+        self.index.insert(prefix.as_str(), ());
+        self.minimal.insert(prefix);
+        true
+    }
+
+    /// Removes one occurrence of `prefix`; true if the minimal form changed.
+    pub fn remove(&mut self, prefix: &Topic) -> bool {
+        let Some(count) = self.all.get_mut(prefix) else {
+            return false;
+        };
+        *count -= 1;
+        if *count > 0 {
+            return false;
+        }
+        self.all.remove(prefix);
+        if !self.minimal.remove(prefix) {
+            return false;
+        }
+        self.index.remove(prefix.as_str(), &());
+        // What `prefix` covered is uncovered now (nothing else covers it:
+        // `prefix` itself was minimal).
+        let mut last: Option<Topic> = None;
+        let uncovered: Vec<Topic> = self
+            .all
+            .range(prefix.clone()..)
+            .take_while(|(t, _)| prefix.is_prefix_of(t))
+            .map(|(t, _)| t.clone())
+            .collect();
+        for t in uncovered {
+            if last.as_ref().is_some_and(|kept| kept.is_prefix_of(&t)) {
+                continue;
+            }
+            self.index.insert(t.as_str(), ());
+            self.minimal.insert(t.clone());
+            last = Some(t);
+        }
+        true
+    }
+
+    /// The minimal prefixes, sorted.
+    pub fn to_vec(&self) -> Vec<Topic> {
+        self.minimal.iter().cloned().collect()
+    }
+
+    /// Whether nothing is subscribed.
+    pub fn is_empty(&self) -> bool {
+        self.all.is_empty()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -192,6 +287,27 @@ mod tests {
         assert!(!index.any_match(b"abcdef"));
         assert!(index.lengths.is_empty());
         assert!(index.is_empty());
+    }
+
+    #[test]
+    fn local_filter_matches_normalize_after_any_sequence() {
+        let names = ["a", "a/b", "ab", "a/b/c", "b", "", "b/x", "a/c"];
+        let mut filter = LocalFilter::default();
+        let mut multiset: Vec<Topic> = Vec::new();
+        // A fixed pseudo-random walk of adds and removes.
+        let mut x: u32 = 7;
+        for _ in 0..500 {
+            x = x.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+            let name = t(names[(x >> 16) as usize % names.len()]);
+            if x & 1 == 0 || multiset.is_empty() {
+                filter.add(name.clone());
+                multiset.push(name);
+            } else {
+                let victim = multiset.swap_remove((x >> 8) as usize % multiset.len());
+                filter.remove(&victim);
+            }
+            assert_eq!(filter.to_vec(), normalize(multiset.iter().cloned()));
+        }
     }
 
     #[test]

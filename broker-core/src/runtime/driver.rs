@@ -716,7 +716,7 @@ impl Driver {
     }
 
     fn flush_all(&mut self) {
-        let pending: Vec<ConnectionId> = self.core.pending_transmits().collect();
+        let pending = self.core.pending_transmits();
         for conn in pending {
             self.flush_conn(conn);
         }
@@ -926,7 +926,7 @@ impl Driver {
     // ---- flushing and shutdown ----------------------------------------
 
     fn all_flushed(&self) -> bool {
-        self.core.pending_transmits().next().is_none() && self.conns.values().all(|c| !c.busy)
+        self.core.is_idle() && self.conns.values().all(|c| !c.busy)
     }
 
     fn check_flush_waiters(&mut self) {

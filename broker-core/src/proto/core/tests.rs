@@ -300,7 +300,7 @@ impl Net {
             let mut moved = false;
             for n in 0..self.nodes.len() {
                 self.drain_events(n);
-                let pending: Vec<ConnectionId> = self.nodes[n].pending_transmits().collect();
+                let pending = self.nodes[n].pending_transmits();
                 for conn in pending {
                     let mut out = Vec::new();
                     self.frames_moved += self.nodes[n].poll_transmit(conn, &mut out, usize::MAX);

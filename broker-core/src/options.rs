@@ -79,6 +79,10 @@ pub struct Options {
     pub peer_buffer_size: usize,
     /// What to do when a peer's queue is full (drop the oldest, as Zeek 7.2+).
     pub overflow_policy: OverflowPolicy,
+    /// How long a peer whose queue is full may hold local publishers back;
+    /// after that it counts as stalled and its queue follows
+    /// `overflow_policy` (5 s).
+    pub peer_stall_timeout: Duration,
     /// The largest frame accepted from a peer (64 MiB).
     pub max_frame_size: usize,
     /// A peer that does not finish the handshake in this time is dropped.
@@ -120,6 +124,7 @@ impl Default for Options {
             relaxed_sleep: Duration::from_millis(64),
             peer_buffer_size: 8192,
             overflow_policy: OverflowPolicy::DropOldest,
+            peer_stall_timeout: Duration::from_secs(5),
             max_frame_size: crate::proto::wire::DEFAULT_MAX_FRAME_SIZE,
             handshake_timeout: Duration::from_secs(10),
             unpeer_timeout: Duration::from_secs(3),

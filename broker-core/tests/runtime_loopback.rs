@@ -307,3 +307,58 @@ async fn tls_is_refused_until_it_exists() {
         Err(EndpointError::TlsUnsupported)
     ));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_that_stops_reading_does_not_stop_the_others() {
+    let hub = Endpoint::new(Options {
+        peer_buffer_size: 64,
+        peer_stall_timeout: Duration::from_millis(300),
+        ..options()
+    })
+    .unwrap();
+    let port = hub.listen("127.0.0.1", 0).await.unwrap();
+    let healthy = endpoint();
+    let stuck = Endpoint::new(Options {
+        congestion_queue_size: 4,
+        ..options()
+    })
+    .unwrap();
+    let mut good = healthy.subscribe(["/big"]).await.unwrap();
+    // Subscribed but never read: its queue fills, it stops reading its socket.
+    let _never_read = stuck.subscribe(["/big"]).await.unwrap();
+    for ep in [&healthy, &stuck] {
+        ep.peer_and_wait("127.0.0.1", port, Duration::ZERO)
+            .await
+            .unwrap();
+        hub.await_peer(ep.node_id(), WAIT).await.unwrap();
+    }
+    const N: u64 = 2_000;
+    let blob = "x".repeat(16 * 1024);
+    let publisher = tokio::spawn(async move {
+        for i in 0..N {
+            hub.publish(
+                "/big",
+                Data::Vector(vec![Data::Count(i), Data::from(blob.as_str())]),
+            )
+            .await
+            .unwrap();
+        }
+        hub
+    });
+    for i in 0..N {
+        let msg = good
+            .recv_timeout(WAIT)
+            .await
+            .expect("the healthy peer keeps receiving");
+        assert_eq!(msg.data.as_vector().unwrap()[0], Data::Count(i));
+    }
+    let hub = tokio::time::timeout(WAIT, publisher)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        hub.peers().await.unwrap().len(),
+        2,
+        "the stuck peer is still peered"
+    );
+}

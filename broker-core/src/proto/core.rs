@@ -58,6 +58,8 @@ pub struct Config {
     /// The highest protocol version offered: 1 behaves exactly like Broker,
     /// 2 adds origin ids for duplicate suppression between our endpoints.
     pub max_version: u8,
+    /// How long a full peer queue may hold local publishers back.
+    pub stall_timeout: Duration,
 }
 
 impl Config {
@@ -73,6 +75,7 @@ impl Config {
             overflow_policy: OverflowPolicy::DropOldest,
             ttl: DEFAULT_TTL,
             max_version: PROTOCOL_VERSION_2,
+            stall_timeout: Duration::from_secs(5),
         }
     }
 }
@@ -197,6 +200,10 @@ struct Connection {
     duplicate: bool,
     /// The filter our syn or syn-ack carried.
     sent_filter: Option<Vec<Topic>>,
+    /// Since when the queue has been full.
+    full_since: Option<Instant>,
+    /// Full for longer than the stall timeout.
+    stalled: bool,
 }
 
 /// How far back duplicate suppression remembers per origin.
@@ -356,15 +363,30 @@ impl Core {
         })
     }
 
-    /// The fullest outbound queue among peerings, in messages. Drivers hold
-    /// back local publishers while this is at [`Config::peer_buffer_size`].
-    pub fn backlog(&self) -> usize {
-        self.conns
-            .values()
-            .filter(|c| matches!(c.state, Some(ConnState::Peered(_))))
-            .map(|c| c.outbound.len())
-            .max()
-            .unwrap_or(0)
+    /// Whether local publishers may go on: false while some peer's queue is
+    /// full. A peer whose queue stays full for [`Config::stall_timeout`] is
+    /// stalled and no longer holds publishers back; its queue then follows
+    /// the overflow policy, so one stuck peer cannot stop the others.
+    pub fn can_publish(&mut self, now: Instant) -> bool {
+        let capacity = self.config.peer_buffer_size;
+        let stall = self.config.stall_timeout;
+        let mut open = true;
+        for c in self.conns.values_mut() {
+            if !matches!(c.state, Some(ConnState::Peered(_))) {
+                continue;
+            }
+            if c.outbound.len() < capacity {
+                c.full_since = None;
+                c.stalled = false;
+                continue;
+            }
+            let since = *c.full_since.get_or_insert(now);
+            c.stalled = now.saturating_duration_since(since) >= stall;
+            if !c.stalled {
+                open = false;
+            }
+        }
+        open
     }
 
     // ---- inputs -------------------------------------------------------
@@ -384,6 +406,8 @@ impl Core {
             stats: PeerStats::default(),
             duplicate: false,
             sent_filter: None,
+            full_since: None,
+            stalled: false,
         };
         for msg in send {
             push_handshake(&mut c, &msg);
@@ -701,7 +725,15 @@ impl Core {
 
     /// The earliest deadline the driver must call [`Core::handle_timeout`] at.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.conns.values().filter_map(|c| c.deadline).min()
+        let stall = self.config.stall_timeout;
+        self.conns
+            .values()
+            .flat_map(|c| {
+                let stall_at = c.full_since.filter(|_| !c.stalled).map(|t| t + stall);
+                [c.deadline, stall_at]
+            })
+            .flatten()
+            .min()
     }
 
     // ---- internals ----------------------------------------------------

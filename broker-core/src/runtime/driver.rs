@@ -121,6 +121,7 @@ pub(crate) fn spawn(
     config.peer_buffer_size = options.peer_buffer_size;
     config.overflow_policy = options.overflow_policy;
     config.max_version = options.max_protocol_version;
+    config.stall_timeout = options.peer_stall_timeout;
     let driver = Driver {
         core: Core::new(config),
         options,
@@ -207,8 +208,8 @@ impl Driver {
     ) {
         loop {
             let deadline = self.next_deadline();
-            let publish_open =
-                self.core.backlog() < self.options.peer_buffer_size && self.shutting_down.is_none();
+            let now = self.now();
+            let publish_open = self.shutting_down.is_none() && self.core.can_publish(now);
             let reading = self.pending.is_empty();
             let blocked_sub = self
                 .pending
@@ -260,7 +261,7 @@ impl Driver {
                 Some(msg) = publish.recv(), if publish_open => {
                     self.core.publish_encoded(&msg.topic, &msg.payload);
                     for _ in 0..PUBLISH_BATCH {
-                        if self.core.backlog() >= self.options.peer_buffer_size {
+                        if !self.core.can_publish(now) {
                             break;
                         }
                         match publish.try_recv() {

@@ -776,6 +776,29 @@ fn full_queue_applies_the_overflow_policy() {
 }
 
 #[test]
+fn a_full_queue_holds_publishers_back_until_the_peer_is_stalled() {
+    let mut net = Net::new(2, false);
+    net.nodes[0].config.peer_buffer_size = 4;
+    net.subscribe(1, "/t");
+    net.connect(0, 1);
+    net.drive();
+    let t0 = net.now;
+    assert!(net.nodes[0].can_publish(t0));
+    for i in 0..4 {
+        net.publish(0, "/t", Data::Count(i));
+    }
+    assert!(!net.nodes[0].can_publish(t0), "full: publishers wait");
+    assert!(!net.nodes[0].can_publish(t0 + Duration::from_secs(4)));
+    assert!(
+        net.nodes[0].can_publish(t0 + Duration::from_secs(6)),
+        "stalled: no longer holds others back"
+    );
+    net.drive();
+    assert!(net.nodes[0].can_publish(t0 + Duration::from_secs(6)));
+    assert_eq!(net.received[1].len(), 4);
+}
+
+#[test]
 fn ping_is_answered_with_a_pong_carrying_the_same_payload() {
     let mut net = Net::new(2, false);
     let (a, _) = net.connect(0, 1);

@@ -300,7 +300,9 @@ fn parse_metadata(data: &Data) -> Result<Vec<(u64, Data)>, MessageError> {
 }
 
 /// Zeek's `WriterBackend::WriterInfo`: where and how a log stream is written.
-#[derive(Clone, Debug, PartialEq)]
+///
+/// Equality compares the times as [`Data`] does (every NaN equal).
+#[derive(Clone, Debug)]
 pub struct WriterInfo {
     /// The log path, e.g. `conn`.
     pub path: String,
@@ -314,6 +316,18 @@ pub struct WriterInfo {
     pub config: BTreeMap<String, String>,
     /// The post-processing function's name, or empty.
     pub post_proc_func: String,
+}
+
+impl PartialEq for WriterInfo {
+    fn eq(&self, other: &WriterInfo) -> bool {
+        use crate::data::real_eq;
+        self.path == other.path
+            && real_eq(self.rotation_base, other.rotation_base)
+            && real_eq(self.rotation_interval, other.rotation_interval)
+            && real_eq(self.network_time, other.network_time)
+            && self.config == other.config
+            && self.post_proc_func == other.post_proc_func
+    }
 }
 
 /// Zeek's `threading::Field`: one column of a log stream.

@@ -35,6 +35,9 @@ use super::{
 /// The deepest nesting of containers [`decode`] accepts.
 pub const MAX_DEPTH: usize = 100;
 
+/// Elements reserved up front for a vector; more grow as they arrive.
+const PREALLOCATE: usize = 64;
+
 /// Bits CAF writes for +inf (IEEE's -inf pattern).
 const CAF_POS_INF: u64 = 0xfff0_0000_0000_0000;
 /// Bits CAF writes for -inf (IEEE's +inf pattern).
@@ -414,7 +417,9 @@ impl<'a> Reader<'a> {
             DataType::Vector => {
                 self.check_depth(depth, offset)?;
                 let count = self.count(1)?;
-                let mut items = Vec::with_capacity(count);
+                // Reserve little up front: nested vectors could otherwise
+                // each reserve for the whole rest of the input.
+                let mut items = Vec::with_capacity(count.min(PREALLOCATE));
                 for _ in 0..count {
                     items.push(self.value(depth + 1)?);
                 }

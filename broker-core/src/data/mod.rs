@@ -31,8 +31,9 @@
 //! then protocol, containers lexicographically.
 //!
 //! Reals are the one place where we differ: Broker compares them with IEEE
-//! `<`, which is not a total order (NaN). We use [`f64::total_cmp`], so NaN
-//! equals itself and `-0.0` sorts before (and is not equal to) `+0.0`.
+//! `<`, which is not a total order (NaN). We use [`f64::total_cmp`] with all
+//! NaNs made one value (see [`real_cmp`]), so NaN equals itself and sorts
+//! above +inf, and `-0.0` sorts before (and is not equal to) `+0.0`.
 //! Equality and hashing agree with that order.
 //!
 //! ```
@@ -338,7 +339,7 @@ impl Ord for Data {
             (Data::Boolean(a), Data::Boolean(b)) => a.cmp(b),
             (Data::Count(a), Data::Count(b)) => a.cmp(b),
             (Data::Integer(a), Data::Integer(b)) => a.cmp(b),
-            (Data::Real(a), Data::Real(b)) => a.total_cmp(b),
+            (Data::Real(a), Data::Real(b)) => real_cmp(*a, *b),
             (Data::String(a), Data::String(b)) => a.cmp(b),
             (Data::Address(a), Data::Address(b)) => a.cmp(b),
             (Data::Subnet(a), Data::Subnet(b)) => a.cmp(b),
@@ -362,8 +363,9 @@ impl Hash for Data {
             Data::Boolean(b) => b.hash(state),
             Data::Count(n) => n.hash(state),
             Data::Integer(n) => n.hash(state),
-            // Consistent with `total_cmp`: equal reals have equal bits.
-            Data::Real(x) => x.to_bits().hash(state),
+            // Consistent with `real_cmp`: equal reals have equal bits once
+            // NaNs are made canonical.
+            Data::Real(x) => canonical_real_bits(*x).hash(state),
             Data::String(s) => s.hash(state),
             Data::Address(a) => a.hash(state),
             Data::Subnet(s) => s.hash(state),
@@ -412,6 +414,30 @@ impl fmt::Display for Data {
     }
 }
 
+/// The order of reals in [`Data`]: `f64::total_cmp`, except that every NaN
+/// is the same value (the wire has only one NaN) and sorts above +inf.
+pub fn real_cmp(a: f64, b: f64) -> Ordering {
+    match (a.is_nan(), b.is_nan()) {
+        (true, true) => Ordering::Equal,
+        (true, false) => Ordering::Greater,
+        (false, true) => Ordering::Less,
+        (false, false) => a.total_cmp(&b),
+    }
+}
+
+/// Equality of reals as in [`real_cmp`].
+pub fn real_eq(a: f64, b: f64) -> bool {
+    real_cmp(a, b) == Ordering::Equal
+}
+
+fn canonical_real_bits(x: f64) -> u64 {
+    if x.is_nan() {
+        f64::NAN.to_bits()
+    } else {
+        x.to_bits()
+    }
+}
+
 fn write_list<'a>(
     f: &mut fmt::Formatter<'_>,
     open: &str,
@@ -453,6 +479,12 @@ mod tests {
     #[test]
     fn reals_use_total_order() {
         assert_eq!(Data::Real(f64::NAN), Data::Real(f64::NAN));
+        assert_eq!(Data::Real(-f64::NAN), Data::Real(f64::NAN));
+        assert_eq!(
+            Data::Real(f64::from_bits(0x7ff0_0000_0000_0001)),
+            Data::Real(f64::NAN)
+        );
+        assert!(Data::Real(-f64::NAN) > Data::Real(f64::INFINITY));
         assert!(Data::Real(-0.0) < Data::Real(0.0));
         assert_ne!(Data::Real(-0.0), Data::Real(0.0));
         assert!(Data::Real(f64::INFINITY) < Data::Real(f64::NAN));

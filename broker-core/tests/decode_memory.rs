@@ -1,0 +1,71 @@
+//! Hostile input cannot make the decoder allocate much more than its size.
+//! A counting allocator measures the peak heap use of each decode.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use broker_core::data::bin;
+
+struct Counting;
+
+static CURRENT: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: every call is forwarded to the system allocator unchanged; the
+// counters only observe sizes.
+#[allow(unsafe_code)]
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let now = CURRENT.fetch_add(layout.size(), Ordering::SeqCst) + layout.size();
+        PEAK.fetch_max(now, Ordering::SeqCst);
+        // SAFETY: same contract as the caller's.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        CURRENT.fetch_sub(layout.size(), Ordering::SeqCst);
+        // SAFETY: same contract as the caller's.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+/// Peak heap growth while running `f`.
+fn peak_during(f: impl FnOnce()) -> usize {
+    let base = CURRENT.load(Ordering::SeqCst);
+    PEAK.store(base, Ordering::SeqCst);
+    f();
+    PEAK.load(Ordering::SeqCst) - base
+}
+
+/// The counters are global, so the cases run one after another in one test.
+#[test]
+fn hostile_inputs_allocate_little() {
+    nested_vectors_claiming_huge_counts_do_not_reserve_memory_per_level();
+    a_claimed_huge_string_is_not_allocated();
+}
+
+fn nested_vectors_claiming_huge_counts_do_not_reserve_memory_per_level() {
+    // 99 nested vectors, each claiming as many elements as bytes remain
+    // (about 1 MiB), then filler that is no valid value.
+    let mut input = Vec::new();
+    for _ in 0..99 {
+        input.extend_from_slice(&[0x0e, 0xff, 0xff, 0x3f]);
+    }
+    input.resize(input.len() + (1 << 20), 0xff);
+    let peak = peak_during(|| {
+        assert!(bin::decode(&input).is_err());
+    });
+    // Before the fix each level reserved 32 bytes per claimed element: 3 GB.
+    assert!(peak < 8 << 20, "decoding 1 MiB peaked at {peak} bytes");
+}
+
+fn a_claimed_huge_string_is_not_allocated() {
+    let input = [0x05, 0xff, 0xff, 0xff, 0xff, 0x0f, b'x'];
+    let peak = peak_during(|| {
+        assert!(bin::decode(&input).is_err());
+    });
+    assert!(peak < 4096, "peaked at {peak} bytes");
+}

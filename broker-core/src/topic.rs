@@ -4,6 +4,7 @@
 //! `alice` and `amy`; `zeek/events` receives `zeek/events/errors`.
 
 use std::fmt;
+use std::sync::Arc;
 
 /// The longest topic the wire format can carry (a `u16` length).
 pub const MAX_TOPIC_LEN: usize = u16::MAX as usize;
@@ -21,8 +22,16 @@ pub const MAX_TOPIC_LEN: usize = u16::MAX as usize;
 /// assert!(Topic::new("a").unwrap().is_prefix_of(&Topic::new("alice").unwrap()));
 /// assert!(Topic::new("x".repeat(70_000)).is_err());
 /// ```
-#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
-pub struct Topic(String);
+/// Topics are shared, immutable strings: cloning one is a reference count
+/// increment, so a topic can travel with every message cheaply.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Topic(Arc<str>);
+
+impl Default for Topic {
+    fn default() -> Topic {
+        Topic(Arc::from(""))
+    }
+}
 
 /// Why a string is not a valid topic.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -43,7 +52,7 @@ impl Topic {
         if name.len() > MAX_TOPIC_LEN {
             return Err(TopicError::TooLong(name.len()));
         }
-        Ok(Topic(name))
+        Ok(Topic(Arc::from(name)))
     }
 
     /// The topic from wire bytes.

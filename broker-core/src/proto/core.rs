@@ -8,7 +8,7 @@
 //! connections to close) and the next deadline. Time always comes in as
 //! `now`; the core never reads a clock, a socket or a random source.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -23,6 +23,8 @@ use super::wire::{
 use crate::data::{Data, bin};
 use crate::status::{ErrorCode, StatusCode};
 use crate::topic::Topic;
+
+type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 
 /// What the core does when a peer's outbound queue is full.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
@@ -202,6 +204,8 @@ struct Connection {
     sent_filter: Option<Vec<Topic>>,
     /// Since when the queue has been full.
     full_since: Option<Instant>,
+    /// The topic of the last envelope received, reused for runs of one topic.
+    last_topic: Option<Topic>,
     /// Full for longer than the stall timeout.
     stalled: bool,
 }
@@ -273,6 +277,8 @@ pub struct Core {
     /// Frames still to write on connections the core has let go of (a
     /// `drop_conn`, say), until the driver takes them and closes.
     draining: HashMap<ConnectionId, VecDeque<Bytes>>,
+    /// Reused for the list of connections a message goes to.
+    scratch: Vec<ConnectionId>,
 }
 
 impl Core {
@@ -280,17 +286,18 @@ impl Core {
     pub fn new(config: Config) -> Core {
         Core {
             config,
-            conns: HashMap::new(),
-            peers: HashMap::new(),
+            conns: HashMap::default(),
+            peers: HashMap::default(),
             subscriptions: PrefixIndex::new(),
             local_filter: LocalFilter::default(),
             filter: Vec::new(),
             filter_dirty: false,
             events: VecDeque::new(),
             next_seq: 0,
-            seen: HashMap::new(),
+            seen: HashMap::default(),
             bye_counter: 0,
-            draining: HashMap::new(),
+            draining: HashMap::default(),
+            scratch: Vec::new(),
         }
     }
 
@@ -407,6 +414,7 @@ impl Core {
             duplicate: false,
             sent_filter: None,
             full_since: None,
+            last_topic: None,
             stalled: false,
         };
         for msg in send {
@@ -573,14 +581,18 @@ impl Core {
             topic,
             origin: Some(origin),
         };
-        let targets: Vec<ConnectionId> = self
-            .peers
-            .values()
-            .copied()
-            .filter(|conn| self.peer_matches(*conn, topic))
-            .collect();
+        let mut targets = std::mem::take(&mut self.scratch);
+        targets.clear();
+        targets.extend(
+            self.peers
+                .values()
+                .copied()
+                .filter(|conn| self.peer_matches(*conn, topic)),
+        );
         self.send_to(&targets, header, payload);
-        targets.len()
+        let n = targets.len();
+        self.scratch = targets;
+        n
     }
 
     /// Sends a value to one peer only (Broker's unicast publish).
@@ -778,7 +790,7 @@ impl Core {
                     ConnState::Handshake(_) => 1,
                 };
                 c.state = Some(state);
-                match Envelope::decode(frame, version) {
+                match Envelope::decode_cached(frame, version, &mut c.last_topic) {
                     Ok(env) => self.handle_envelope(conn, env),
                     Err(e) => self.protocol_error(conn, &e),
                 }
@@ -1002,17 +1014,21 @@ impl Core {
             return;
         }
         let last_hop = self.remote_of(conn);
-        let targets: Vec<ConnectionId> = if env.receiver.is_nil() {
-            self.peers
-                .iter()
-                .filter(|(peer, _)| Some(**peer) != last_hop)
-                .map(|(_, c)| *c)
-                .filter(|c| self.peer_matches(*c, &env.topic))
-                .collect()
+        let mut targets = std::mem::take(&mut self.scratch);
+        targets.clear();
+        if env.receiver.is_nil() {
+            targets.extend(
+                self.peers
+                    .iter()
+                    .filter(|(peer, _)| Some(**peer) != last_hop)
+                    .map(|(_, c)| *c)
+                    .filter(|c| self.peer_matches(*c, &env.topic)),
+            );
         } else {
-            self.peers.get(&env.receiver).copied().into_iter().collect()
-        };
+            targets.extend(self.peers.get(&env.receiver).copied());
+        }
         if targets.is_empty() {
+            self.scratch = targets;
             return;
         }
         let header = EnvelopeHeader {
@@ -1024,6 +1040,7 @@ impl Core {
             origin: env.origin,
         };
         self.send_to(&targets, header, &env.payload);
+        self.scratch = targets;
     }
 
     fn peer_matches(&self, conn: ConnectionId, topic: &Topic) -> bool {

@@ -427,6 +427,17 @@ impl Envelope {
     /// Decodes a frame payload; `version` says whether the version 2
     /// extension is present.
     pub fn decode(frame: Bytes, version: u8) -> Result<Envelope, WireError> {
+        Envelope::decode_cached(frame, version, &mut None)
+    }
+
+    /// Like [`Envelope::decode`], reusing `last` when the topic is the same
+    /// as the previous message's (peers tend to send runs of one topic), and
+    /// remembering this topic in it.
+    pub fn decode_cached(
+        frame: Bytes,
+        version: u8,
+        last: &mut Option<Topic>,
+    ) -> Result<Envelope, WireError> {
         if frame.len() < ENVELOPE_HEADER_LEN {
             return Err(WireError::EnvelopeTooShort(frame.len()));
         }
@@ -450,8 +461,15 @@ impl Envelope {
             }
             .into());
         }
-        let topic = Topic::from_bytes(&frame[ENVELOPE_HEADER_LEN..topic_end])
-            .map_err(|_| WireError::InvalidTopic)?;
+        let topic_bytes = &frame[ENVELOPE_HEADER_LEN..topic_end];
+        let topic = match last {
+            Some(t) if t.as_str().as_bytes() == topic_bytes => t.clone(),
+            _ => {
+                let t = Topic::from_bytes(topic_bytes).map_err(|_| WireError::InvalidTopic)?;
+                *last = Some(t.clone());
+                t
+            }
+        };
         let mut payload_start = topic_end;
         let origin = if version >= PROTOCOL_VERSION_2 {
             if frame.len() < topic_end + ORIGIN_LEN {

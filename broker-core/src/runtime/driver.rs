@@ -141,6 +141,7 @@ pub(crate) fn spawn(
         next_request: 0,
         next_sub: 0,
         shutting_down: None,
+        shutdown_replies: Vec::new(),
     };
     handle.spawn(driver.run(control_rx, publish_rx, input_rx, io_rx));
     (control_tx, publish_tx)
@@ -186,7 +187,7 @@ struct Driver {
     status_subs: Vec<(mpsc::Sender<StatusEvent>, bool)>,
     peer_waiters: Vec<(EndpointId, oneshot::Sender<()>)>,
     flush_waiters: Vec<oneshot::Sender<()>>,
-    listeners: Vec<AbortHandle>,
+    listeners: Vec<tokio::task::JoinHandle<()>>,
     /// Deliveries that did not fit a subscriber's queue, in order. While any
     /// wait, reading from peers pauses.
     pending: VecDeque<(SubscriberId, Message)>,
@@ -196,6 +197,8 @@ struct Driver {
     next_request: u64,
     next_sub: u64,
     shutting_down: Option<(Instant, Vec<oneshot::Sender<()>>)>,
+    /// Answered once everything is closed.
+    shutdown_replies: Vec<oneshot::Sender<()>>,
 }
 
 impl Driver {
@@ -284,8 +287,11 @@ impl Driver {
                 break;
             }
         }
+        // Close the listening sockets before saying we are done, so that a
+        // new endpoint can bind the same port at once.
         for handle in self.listeners.drain(..) {
             handle.abort();
+            let _ = handle.await;
         }
         for (_, req) in self.requests.drain() {
             if let Some(task) = req.task {
@@ -294,6 +300,9 @@ impl Driver {
         }
         for (_, conn) in self.conns.drain() {
             conn.tasks.close();
+        }
+        for reply in self.shutdown_replies.drain(..) {
+            let _ = reply.send(());
         }
     }
 
@@ -492,12 +501,9 @@ impl Driver {
             };
             let bound = listener.local_addr().map(|a| a.port()).unwrap_or(port);
             let _ = reply.send(Ok(bound));
-            io::spawn_accept_loop(listener, events);
-            // The accept loop runs on its own; keep this task as its owner
-            // until aborted.
-            std::future::pending::<()>().await;
+            io::accept_loop(listener, events).await;
         });
-        self.listeners.push(handle.abort_handle());
+        self.listeners.push(handle);
     }
 
     fn unpeer(&mut self, address: &str, port: u16) -> bool {
@@ -943,7 +949,7 @@ impl Driver {
         match &mut self.shutting_down {
             Some((_, replies)) => replies.extend(reply),
             None => {
-                for handle in self.listeners.drain(..) {
+                for handle in &self.listeners {
                     handle.abort();
                 }
                 for req in self.requests.values_mut() {
@@ -969,9 +975,7 @@ impl Driver {
         let done = self.core.peers().next().is_none() && self.all_flushed();
         if done || Instant::now() >= *deadline {
             if let Some((_, replies)) = self.shutting_down.take() {
-                for reply in replies {
-                    let _ = reply.send(());
-                }
+                self.shutdown_replies = replies;
             }
             return true;
         }

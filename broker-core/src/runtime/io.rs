@@ -137,29 +137,23 @@ pub(crate) async fn bind(address: &str, port: u16) -> std::io::Result<TcpListene
     Err(last)
 }
 
-/// Accepts connections until the listener task is aborted.
-pub(crate) fn spawn_accept_loop(
-    listener: TcpListener,
-    events: mpsc::UnboundedSender<IoEvent>,
-) -> AbortHandle {
-    tokio::spawn(async move {
-        loop {
-            match listener.accept().await {
-                Ok((stream, remote)) => {
-                    let _ = stream.set_nodelay(true);
-                    if events.send(IoEvent::Accepted { stream, remote }).is_err() {
-                        return;
-                    }
-                }
-                Err(e) => {
-                    tracing::warn!("accept failed: {e}");
-                    // Out of file descriptors and the like: back off briefly.
-                    tokio::time::sleep(Duration::from_millis(50)).await;
+/// Accepts connections until the task running it is aborted.
+pub(crate) async fn accept_loop(listener: TcpListener, events: mpsc::UnboundedSender<IoEvent>) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, remote)) => {
+                let _ = stream.set_nodelay(true);
+                if events.send(IoEvent::Accepted { stream, remote }).is_err() {
+                    return;
                 }
             }
+            Err(e) => {
+                tracing::warn!("accept failed: {e}");
+                // Out of file descriptors and the like: back off briefly.
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
         }
-    })
-    .abort_handle()
+    }
 }
 
 /// Dials `address:port` once, after `delay`.

@@ -484,7 +484,7 @@ impl Endpoint {
     ) -> Result<(), EndpointError> {
         let msg = Publish {
             topic: topic.into_topic()?,
-            payload: bin::encode(&data.to_data()),
+            payload: bin::encode(&data.into_data()),
         };
         self.inner
             .publish
@@ -502,7 +502,7 @@ impl Endpoint {
     ) -> Result<(), EndpointError> {
         let msg = Publish {
             topic: topic.into_topic()?,
-            payload: bin::encode(&data.to_data()),
+            payload: bin::encode(&data.into_data()),
         };
         self.inner.publish.try_send(msg).map_err(|e| match e {
             mpsc::error::TrySendError::Full(_) => EndpointError::WouldBlock,

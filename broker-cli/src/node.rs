@@ -278,9 +278,7 @@ async fn publish_stdin(ep: Endpoint, peers: Arc<PeerCount>) {
         if line.trim().is_empty() {
             continue;
         }
-        let parsed = serde_json::from_str::<Value>(&line)
-            .map_err(|e| e.to_string())
-            .and_then(|v| json::data_message_from_json(&v).map_err(|e| e.to_string()));
+        let parsed = json::data_message_from_json_str(&line).map_err(|e| e.to_string());
         match parsed {
             Ok((topic, data)) => {
                 // Nothing is published into the void: wait for a peer.

@@ -106,6 +106,13 @@ proptest! {
     }
 
     #[test]
+    fn streaming_json_decoder_agrees_with_the_value_decoder(value in data(false, false)) {
+        let text = json::to_json_string(&value);
+        let parsed: serde_json::Value = serde_json::from_str(&text).unwrap();
+        prop_assert_eq!(json::from_json_str(&text), json::from_json(&parsed));
+    }
+
+    #[test]
     fn direct_json_writer_matches_the_value_form(value in data(false, false)) {
         prop_assert_eq!(json::to_json_string(&value), json::to_json(&value).to_string());
     }

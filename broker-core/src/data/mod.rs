@@ -48,6 +48,7 @@ mod address;
 pub mod bin;
 mod convert;
 pub mod json;
+mod json_stream;
 mod port;
 mod serde_impl;
 mod string;

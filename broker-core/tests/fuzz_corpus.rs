@@ -183,3 +183,10 @@ fn zeek_message_log_create_with_nan_rotation_interval_round_trips() {
     .expect("valid hex");
     check_zeek_message(&input);
 }
+
+include!("../../fuzz/checks/peer_input.rs");
+
+#[test]
+fn peer_input_corpus_replays_without_panics() {
+    replay("peer_input", check_peer_input);
+}

@@ -25,8 +25,6 @@
 //! `u32::MAX` are rejected, as are subnet lengths above 128 and enum names that
 //! are not UTF-8; subnets with host bits set are masked.
 
-use std::collections::BTreeSet;
-
 use super::{
     Address, ByteString, Data, DataType, EnumValue, Port, Protocol, Set, Subnet, Table, Timespan,
     Timestamp,
@@ -37,6 +35,9 @@ pub const MAX_DEPTH: usize = 100;
 
 /// Elements reserved up front for a vector; more grow as they arrive.
 const PREALLOCATE: usize = 64;
+
+/// Sets and tables up to this size are built by insertion, larger ones in bulk.
+const SMALL: usize = 4;
 
 /// Bits CAF writes for +inf (IEEE's -inf pattern).
 const CAF_POS_INF: u64 = 0xfff0_0000_0000_0000;
@@ -98,8 +99,12 @@ pub fn encode_into(data: &Data, out: &mut Vec<u8>) {
 
 /// Decodes exactly one bin v1 value that fills all of `input`.
 pub fn decode(input: &[u8]) -> Result<Data, DecodeError> {
-    let mut reader = Reader { input, pos: 0 };
-    let value = reader.value(0)?;
+    let mut reader = Reader {
+        input,
+        pos: 0,
+        offsets: Vec::new(),
+    };
+    let value = reader.value(0).map_err(|e| *e)?;
     if reader.pos != input.len() {
         return Err(DecodeError::TrailingBytes {
             offset: reader.pos,
@@ -268,6 +273,9 @@ fn encode_bytes(bytes: &[u8], out: &mut Vec<u8>) {
 pub(crate) struct Reader<'a> {
     pub(crate) input: &'a [u8],
     pub(crate) pos: usize,
+    /// Offsets of the elements of the sets and tables being decoded (a
+    /// stack), to name a duplicate's position.
+    pub(crate) offsets: Vec<usize>,
 }
 
 impl<'a> Reader<'a> {
@@ -347,11 +355,12 @@ impl<'a> Reader<'a> {
         Ok(count)
     }
 
-    pub(crate) fn value(&mut self, depth: usize) -> Result<Data, DecodeError> {
+    /// Errors are boxed so that the hot path moves small results.
+    pub(crate) fn value(&mut self, depth: usize) -> Result<Data, Box<DecodeError>> {
         let offset = self.pos;
         let tag = self.u8()?;
         let Some(data_type) = DataType::from_tag(tag) else {
-            return Err(DecodeError::UnknownTag { offset, tag });
+            return Err(Box::new(DecodeError::UnknownTag { offset, tag }));
         };
         Ok(match data_type {
             DataType::None => Data::None,
@@ -403,16 +412,33 @@ impl<'a> Reader<'a> {
             DataType::Table => {
                 self.check_depth(depth, offset)?;
                 let count = self.count(2)?;
-                let mut table = Table::new();
+                if count <= SMALL {
+                    let mut table = Table::new();
+                    for _ in 0..count {
+                        let key_offset = self.pos;
+                        let key = self.value(depth + 1)?;
+                        let value = self.value(depth + 1)?;
+                        if table.insert(key, value).is_some() {
+                            let offset = key_offset;
+                            return Err(Box::new(DecodeError::DuplicateTableKey { offset }));
+                        }
+                    }
+                    return Ok(Data::Table(table));
+                }
+                let base = self.offsets.len();
+                let mut entries = Vec::with_capacity(count.min(PREALLOCATE));
                 for _ in 0..count {
-                    let key_offset = self.pos;
+                    self.offsets.push(self.pos);
                     let key = self.value(depth + 1)?;
                     let value = self.value(depth + 1)?;
-                    if table.insert(key, value).is_some() {
-                        return Err(DecodeError::DuplicateTableKey { offset: key_offset });
-                    }
+                    entries.push((key, value));
                 }
-                Data::Table(table)
+                let duplicate = first_duplicate(&entries, |e| &e.0, &self.offsets[base..]);
+                self.offsets.truncate(base);
+                if let Some(offset) = duplicate {
+                    return Err(Box::new(DecodeError::DuplicateTableKey { offset }));
+                }
+                Data::Table(entries.into_iter().collect::<Table>())
             }
             DataType::Vector => {
                 self.check_depth(depth, offset)?;
@@ -438,17 +464,50 @@ impl<'a> Reader<'a> {
         Ok(())
     }
 
-    fn set(&mut self, count: usize, depth: usize) -> Result<Set, DecodeError> {
-        let mut set = BTreeSet::new();
-        for _ in 0..count {
-            let offset = self.pos;
-            if !set.insert(self.value(depth + 1)?) {
-                return Err(DecodeError::DuplicateSetElement { offset });
+    /// Sets and tables are decoded into a vector and built in bulk: Broker
+    /// writes them sorted, and building a B-tree from sorted items is much
+    /// cheaper than inserting one by one.
+    fn set(&mut self, count: usize, depth: usize) -> Result<Set, Box<DecodeError>> {
+        if count <= SMALL {
+            let mut set = Set::new();
+            for _ in 0..count {
+                let offset = self.pos;
+                if !set.insert(self.value(depth + 1)?) {
+                    return Err(Box::new(DecodeError::DuplicateSetElement { offset }));
+                }
             }
+            return Ok(set);
         }
-        Ok(set)
+        let base = self.offsets.len();
+        let mut items = Vec::with_capacity(count.min(PREALLOCATE));
+        for _ in 0..count {
+            self.offsets.push(self.pos);
+            items.push(self.value(depth + 1)?);
+        }
+        let duplicate = first_duplicate(&items, |d| d, &self.offsets[base..]);
+        self.offsets.truncate(base);
+        if let Some(offset) = duplicate {
+            return Err(Box::new(DecodeError::DuplicateSetElement { offset }));
+        }
+        Ok(items.into_iter().collect())
     }
 }
+
+/// The offset of the first repeated key (in input order), if any.
+fn first_duplicate<T>(items: &[T], key: impl Fn(&T) -> &Data, offsets: &[usize]) -> Option<usize> {
+    if items.windows(2).all(|w| key(&w[0]) < key(&w[1])) {
+        return None; // strictly sorted: no duplicates
+    }
+    let mut order: Vec<usize> = (0..items.len()).collect();
+    order.sort_by(|&a, &b| key(&items[a]).cmp(key(&items[b])).then(a.cmp(&b)));
+    order
+        .windows(2)
+        .filter(|w| key(&items[w[0]]) == key(&items[w[1]]))
+        .map(|w| offsets[w[1]])
+        .min()
+}
+
+impl Reader<'_> {}
 
 #[cfg(test)]
 mod tests {
@@ -592,6 +651,49 @@ mod tests {
             decode(&hex("0c02050161050161")),
             Err(DecodeError::DuplicateSetElement { offset: 5 })
         );
+    }
+
+    #[test]
+    fn large_sets_and_tables_find_duplicates_in_any_order() {
+        let count = |n: u64| {
+            let mut v = vec![0x02];
+            v.extend_from_slice(&n.to_be_bytes());
+            v
+        };
+        // Six counts, unsorted, with 3 repeated as the fifth element.
+        let mut set = vec![0x0c, 0x06];
+        let mut offsets = Vec::new();
+        for n in [5, 3, 9, 1, 3, 7] {
+            offsets.push(set.len());
+            set.extend(count(n));
+        }
+        assert_eq!(
+            decode(&set),
+            Err(DecodeError::DuplicateSetElement { offset: offsets[4] })
+        );
+        let mut table = vec![0x0d, 0x06];
+        let mut key_offsets = Vec::new();
+        for n in [5, 3, 9, 1, 9, 7] {
+            key_offsets.push(table.len());
+            table.extend(count(n));
+            table.push(0x00);
+        }
+        assert_eq!(
+            decode(&table),
+            Err(DecodeError::DuplicateTableKey {
+                offset: key_offsets[4]
+            })
+        );
+        // Without the duplicate, unsorted input decodes and sorts.
+        let mut ok = vec![0x0c, 0x06];
+        for n in [5, 3, 9, 1, 4, 7] {
+            ok.extend(count(n));
+        }
+        let Ok(Data::Set(s)) = decode(&ok) else {
+            panic!("not a set")
+        };
+        let sorted: Vec<u64> = s.iter().filter_map(Data::as_count).collect();
+        assert_eq!(sorted, [1, 3, 4, 5, 7, 9]);
     }
 
     #[test]

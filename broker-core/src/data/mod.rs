@@ -183,7 +183,24 @@ impl DataType {
 
     /// The type with the given tag, if the tag is known (0 to 14).
     pub fn from_tag(tag: u8) -> Option<DataType> {
-        DataType::ALL.get(usize::from(tag)).copied()
+        Some(match tag {
+            0 => DataType::None,
+            1 => DataType::Boolean,
+            2 => DataType::Count,
+            3 => DataType::Integer,
+            4 => DataType::Real,
+            5 => DataType::String,
+            6 => DataType::Address,
+            7 => DataType::Subnet,
+            8 => DataType::Port,
+            9 => DataType::Timestamp,
+            10 => DataType::Timespan,
+            11 => DataType::EnumValue,
+            12 => DataType::Set,
+            13 => DataType::Table,
+            14 => DataType::Vector,
+            _ => return None,
+        })
     }
 
     /// The name used in the JSON v1 format's `@data-type` key, e.g. `enum-value`.

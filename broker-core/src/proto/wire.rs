@@ -244,6 +244,7 @@ impl HandshakeMessage {
         let mut r = Reader {
             input: payload,
             pos: 0,
+            offsets: Vec::new(),
         };
         let tag = r.u8()?;
         let magic = |r: &mut Reader<'_>| -> Result<(), WireError> {
@@ -336,6 +337,7 @@ pub fn decode_filter_payload(payload: &[u8]) -> Result<Vec<Topic>, WireError> {
     let mut r = Reader {
         input: payload,
         pos: 0,
+        offsets: Vec::new(),
     };
     let filter = decode_filter(&mut r)?;
     if r.remaining() != 0 {

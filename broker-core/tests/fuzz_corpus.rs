@@ -9,9 +9,6 @@ use std::fs;
 use std::panic::{self, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 
-use broker_core::data::{bin, json};
-use broker_core::zeek::Message;
-
 /// The files of `fuzz/corpus/<target>/`, sorted by name, with their bytes.
 fn corpus(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -57,80 +54,6 @@ fn replay(target: &str, check: fn(&[u8])) {
         files.len(),
         failures.join("\n")
     );
-}
-
-/// The `bin_decode` fuzz target: a decoded value re-encodes to bytes that
-/// decode to the same value, and both JSON writers agree on it.
-fn check_bin_decode(data: &[u8]) {
-    if let Ok(value) = bin::decode(data) {
-        // bin v1 reaches values JSON input cannot (strings that are not
-        // UTF-8, NaN payloads), so the direct JSON writer is checked here too.
-        assert_eq!(
-            json::to_json_string(&value),
-            json::to_json(&value).to_string(),
-            "to_json_string differs from to_json"
-        );
-        let bytes = bin::encode(&value);
-        assert_eq!(
-            bin::decode(&bytes),
-            Ok(value),
-            "re-encoded bytes {bytes:02x?} do not decode to the same value"
-        );
-    }
-}
-
-/// The `json_decode` fuzz target: `to_json` of a decoded value decodes and
-/// re-encodes to the same JSON, the direct writers give the same text, also
-/// as a WebSocket data message.
-fn check_json_decode(data: &[u8]) {
-    let Ok(text) = std::str::from_utf8(data) else {
-        return;
-    };
-    if let Ok(value) = json::from_json_str(text) {
-        let first = json::to_json(&value);
-        let again = json::from_json(&first)
-            .unwrap_or_else(|e| panic!("to_json output {first} does not decode: {e}"));
-        assert_eq!(json::to_json(&again), first, "to_json is not idempotent");
-        assert_eq!(
-            json::to_json_string(&value),
-            first.to_string(),
-            "to_json_string differs from to_json"
-        );
-    }
-    if let Ok(parsed) = serde_json::from_str::<serde_json::Value>(text)
-        && let Ok((topic, value)) = json::data_message_from_json(&parsed)
-    {
-        let first = json::data_message_to_json(&topic, &value);
-        assert_eq!(
-            json::data_message_to_json_string(&topic, &value),
-            first.to_string(),
-            "data_message_to_json_string differs from data_message_to_json"
-        );
-        let (topic2, again) = json::data_message_from_json(&first)
-            .unwrap_or_else(|e| panic!("data_message_to_json output {first} does not decode: {e}"));
-        assert_eq!(topic2, topic, "data message topic changed");
-        assert_eq!(
-            json::data_message_to_json(&topic2, &again),
-            first,
-            "data_message_to_json is not idempotent"
-        );
-    }
-}
-
-/// The `zeek_message` fuzz target: a valid message survives
-/// `into_data`/`from_data`.
-fn check_zeek_message(data: &[u8]) {
-    let Ok(value) = bin::decode(data) else {
-        return;
-    };
-    if let Ok(message) = Message::from_data(&value) {
-        let back = message.clone().into_data();
-        assert_eq!(
-            Message::from_data(&back),
-            Ok(message),
-            "message does not survive into_data/from_data"
-        );
-    }
 }
 
 #[test]
@@ -184,6 +107,9 @@ fn zeek_message_log_create_with_nan_rotation_interval_round_trips() {
     check_zeek_message(&input);
 }
 
+include!("../../fuzz/checks/bin_decode.rs");
+include!("../../fuzz/checks/json_decode.rs");
+include!("../../fuzz/checks/zeek_message.rs");
 include!("../../fuzz/checks/peer_input.rs");
 
 #[test]

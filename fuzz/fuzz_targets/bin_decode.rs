@@ -4,23 +4,6 @@
 //! must be the text of its `serde_json::Value` form (`to_json`).
 #![no_main]
 
-use broker_core::data::{bin, json};
-use libfuzzer_sys::fuzz_target;
+include!("../checks/bin_decode.rs");
 
-fuzz_target!(|data: &[u8]| {
-    if let Ok(value) = bin::decode(data) {
-        // bin v1 reaches values JSON input cannot (strings that are not
-        // UTF-8, NaN payloads), so the direct JSON writer is checked here too.
-        assert_eq!(
-            json::to_json_string(&value),
-            json::to_json(&value).to_string(),
-            "to_json_string differs from to_json"
-        );
-        let bytes = bin::encode(&value);
-        assert_eq!(
-            bin::decode(&bytes),
-            Ok(value),
-            "re-encoded bytes {bytes:02x?} do not decode to the same value"
-        );
-    }
-});
+libfuzzer_sys::fuzz_target!(|data: &[u8]| check_bin_decode(data));

@@ -8,40 +8,6 @@
 //! The text is also tried as a WebSocket data message.
 #![no_main]
 
-use broker_core::data::json;
-use libfuzzer_sys::fuzz_target;
+include!("../checks/json_decode.rs");
 
-fuzz_target!(|data: &[u8]| {
-    let Ok(text) = std::str::from_utf8(data) else {
-        return;
-    };
-    if let Ok(value) = json::from_json_str(text) {
-        let first = json::to_json(&value);
-        let again = json::from_json(&first)
-            .unwrap_or_else(|e| panic!("to_json output {first} does not decode: {e}"));
-        assert_eq!(json::to_json(&again), first, "to_json is not idempotent");
-        assert_eq!(
-            json::to_json_string(&value),
-            first.to_string(),
-            "to_json_string differs from to_json"
-        );
-    }
-    if let Ok(parsed) = serde_json::from_str::<serde_json::Value>(text)
-        && let Ok((topic, value)) = json::data_message_from_json(&parsed)
-    {
-        let first = json::data_message_to_json(&topic, &value);
-        assert_eq!(
-            json::data_message_to_json_string(&topic, &value),
-            first.to_string(),
-            "data_message_to_json_string differs from data_message_to_json"
-        );
-        let (topic2, again) = json::data_message_from_json(&first)
-            .unwrap_or_else(|e| panic!("data_message_to_json output {first} does not decode: {e}"));
-        assert_eq!(topic2, topic, "data message topic changed");
-        assert_eq!(
-            json::data_message_to_json(&topic2, &again),
-            first,
-            "data_message_to_json is not idempotent"
-        );
-    }
-});
+libfuzzer_sys::fuzz_target!(|data: &[u8]| check_json_decode(data));

@@ -3,20 +3,6 @@
 //! message.
 #![no_main]
 
-use broker_core::data::bin;
-use broker_core::zeek::Message;
-use libfuzzer_sys::fuzz_target;
+include!("../checks/zeek_message.rs");
 
-fuzz_target!(|data: &[u8]| {
-    let Ok(value) = bin::decode(data) else {
-        return;
-    };
-    if let Ok(message) = Message::from_data(&value) {
-        let back = message.clone().into_data();
-        assert_eq!(
-            Message::from_data(&back),
-            Ok(message),
-            "message does not survive into_data/from_data"
-        );
-    }
-});
+libfuzzer_sys::fuzz_target!(|data: &[u8]| check_zeek_message(data));

@@ -630,22 +630,8 @@ impl Core {
         let Some(ConnState::Peered(mut p)) = c.state.take() else {
             return false;
         };
-        let control = control_topic();
-        let mut frame = Vec::new();
-        wire::encode_envelope_frame(
-            &mut frame,
-            EnvelopeHeader {
-                sender: id,
-                receiver: p.remote,
-                kind: EnvelopeType::Ping,
-                ttl: DEFAULT_TTL,
-                topic: &control,
-                origin: None,
-            },
-            p.version,
-            &token,
-        );
-        c.outbound.push_back(Bytes::from(frame));
+        let frame = control_frame(id, p.remote, EnvelopeType::Ping, p.version, &token);
+        c.outbound.push_back(frame);
         p.bye = Some(token);
         c.deadline = Some(now + timeout);
         if self.peers.get(&p.remote) == Some(&conn) {
@@ -1248,23 +1234,37 @@ impl Core {
         let Some(ConnState::Peered(p)) = &c.state else {
             return;
         };
-        let control = control_topic();
-        let mut frame = Vec::new();
-        wire::encode_envelope_frame(
-            &mut frame,
-            EnvelopeHeader {
-                sender: id,
-                receiver: p.remote,
-                kind: EnvelopeType::RoutingUpdate,
-                ttl: DEFAULT_TTL,
-                topic: &control,
-                origin: None,
-            },
+        let frame = control_frame(
+            id,
+            p.remote,
+            EnvelopeType::RoutingUpdate,
             p.version,
             &payload,
         );
-        c.outbound.push_back(Bytes::from(frame));
+        c.outbound.push_back(frame);
     }
+}
+
+/// A frame on the control topic `<$>`, addressed to one peer.
+fn control_frame(
+    sender: EndpointId,
+    receiver: EndpointId,
+    kind: EnvelopeType,
+    version: u8,
+    payload: &[u8],
+) -> Bytes {
+    let topic = control_topic();
+    let mut frame = Vec::new();
+    let header = EnvelopeHeader {
+        sender,
+        receiver,
+        kind,
+        ttl: DEFAULT_TTL,
+        topic: &topic,
+        origin: None,
+    };
+    wire::encode_envelope_frame(&mut frame, header, version, payload);
+    Bytes::from(frame)
 }
 
 fn control_topic() -> Topic {

@@ -297,6 +297,21 @@ impl Endpoint {
         rx.await.map_err(|_| EndpointError::Closed)
     }
 
+    /// Asks the driver for a signal and waits for it, at most `timeout`.
+    async fn wait_for(
+        &self,
+        timeout: Duration,
+        make: impl FnOnce(oneshot::Sender<oneshot::Receiver<()>>) -> Control,
+    ) -> Result<(), EndpointError> {
+        let wait = async {
+            let signal = self.request(make).await?;
+            signal.await.map_err(|_| EndpointError::Closed)
+        };
+        tokio::time::timeout(timeout, wait)
+            .await
+            .unwrap_or(Err(EndpointError::Timeout))
+    }
+
     /// Listens for peers on `address:port` and returns the bound port. Port 0
     /// lets the OS choose; an empty address means all interfaces. While the
     /// port is busy, binding is retried every `default_listen_retry` (no
@@ -404,16 +419,8 @@ impl Endpoint {
         peer: EndpointId,
         timeout: Duration,
     ) -> Result<(), EndpointError> {
-        let wait = self.request(|reply| Control::AwaitPeer { peer, reply });
-        match tokio::time::timeout(timeout, async {
-            let rx = wait.await?;
-            rx.await.map_err(|_| EndpointError::Closed)
-        })
-        .await
-        {
-            Ok(result) => result,
-            Err(_) => Err(EndpointError::Timeout),
-        }
+        self.wait_for(timeout, |reply| Control::AwaitPeer { peer, reply })
+            .await
     }
 
     /// A subscriber for messages whose topics start with any of `prefixes`.
@@ -513,16 +520,8 @@ impl Endpoint {
     /// Waits until every message published so far has been handed to the
     /// network (or its peer is gone), at most `timeout`.
     pub async fn flush(&self, timeout: Duration) -> Result<(), EndpointError> {
-        let wait = self.request(|reply| Control::Flush { reply });
-        match tokio::time::timeout(timeout, async {
-            let rx = wait.await?;
-            rx.await.map_err(|_| EndpointError::Closed)
-        })
-        .await
-        {
-            Ok(result) => result,
-            Err(_) => Err(EndpointError::Timeout),
-        }
+        self.wait_for(timeout, |reply| Control::Flush { reply })
+            .await
     }
 
     /// Says goodbye to every peer, flushes pending messages (at most

@@ -82,9 +82,6 @@ impl ConnArgs {
             options.default_connect_retry = retry;
             options.default_listen_retry = retry;
         }
-        if !options.disable_ssl {
-            bail!("TLS is not supported yet; pass --disable-ssl (and disable SSL on the peers)");
-        }
         Ok(options)
     }
 }

@@ -36,6 +36,7 @@ pub mod payloads;
 pub mod proto;
 pub mod runtime;
 pub mod status;
+pub mod tls;
 pub mod topic;
 pub mod zeek;
 

@@ -51,6 +51,10 @@ pub struct Options {
     pub ssl_keyfile: String,
     /// Passphrase of an encrypted private key.
     pub ssl_passphrase: String,
+    /// With certificates, also check that the peer's certificate is valid for
+    /// the host name (or IP address) given to `peer`. Off by default, as in
+    /// Broker, which only checks the chain; on is stricter than Broker.
+    pub ssl_verify_hostname: bool,
     /// Relay messages between peers (`Broker::forward_messages`).
     pub forward_messages: bool,
     /// Threads of the endpoint's runtime (1: a single-threaded runtime).
@@ -85,7 +89,9 @@ pub struct Options {
     pub peer_stall_timeout: Duration,
     /// The largest frame accepted from a peer (64 MiB).
     pub max_frame_size: usize,
-    /// A peer that does not finish the handshake in this time is dropped.
+    /// A peer that does not finish the handshake in this time is dropped
+    /// (10 s). With TLS it bounds the TLS handshake and then, again, Broker's
+    /// handshake.
     pub handshake_timeout: Duration,
     /// How long an unpeer waits for the peer's goodbye.
     pub unpeer_timeout: Duration,
@@ -111,6 +117,7 @@ impl Default for Options {
             ssl_certificate: String::new(),
             ssl_keyfile: String::new(),
             ssl_passphrase: String::new(),
+            ssl_verify_hostname: false,
             forward_messages: false,
             max_threads: 1,
             congestion_queue_size: 200,

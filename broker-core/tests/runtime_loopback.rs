@@ -301,11 +301,9 @@ async fn listening_on_a_busy_port_without_retry_fails() {
 }
 
 #[tokio::test]
-async fn tls_is_refused_until_it_exists() {
-    assert!(matches!(
-        Endpoint::new(Options::default()),
-        Err(EndpointError::TlsUnsupported)
-    ));
+async fn default_options_build_an_endpoint_with_tls() {
+    let ep = Endpoint::new(Options::default()).unwrap();
+    assert!(!ep.options().disable_ssl);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

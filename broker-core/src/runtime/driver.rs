@@ -3,13 +3,14 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
-use super::io::{self, ConnTasks, Input, IoEvent};
+use super::io::{self, ConnTasks, Input, IoEvent, PeerStream};
 use super::{
     EndpointError, EndpointInfo, ErrorEvent, Message, NetworkInfo, PeerInfo, Status, StatusEvent,
     network,
@@ -19,6 +20,7 @@ use crate::proto::{
     CloseReason, Config, ConnectionId, Core, Direction, EndpointId, Event, SubscriberId,
 };
 use crate::status::{ErrorCode, PeerStatus};
+use crate::tls::TlsConfig;
 use crate::topic::Topic;
 
 /// Requests from endpoint handles.
@@ -108,6 +110,7 @@ pub(crate) fn spawn(
     handle: &tokio::runtime::Handle,
     id: EndpointId,
     options: Options,
+    tls: Option<Arc<TlsConfig>>,
 ) -> (mpsc::UnboundedSender<Control>, mpsc::Sender<Publish>) {
     let (control_tx, control_rx) = mpsc::unbounded_channel();
     let (publish_tx, publish_rx) = mpsc::channel(PUBLISH_QUEUE);
@@ -125,6 +128,7 @@ pub(crate) fn spawn(
     let driver = Driver {
         core: Core::new(config),
         options,
+        tls,
         epoch: std::time::Instant::now(),
         base: Instant::now(),
         conns: HashMap::new(),
@@ -154,6 +158,12 @@ struct Conn {
     request: Option<u64>,
     /// A chunk is with the writer.
     busy: bool,
+    /// The TLS error that ended reading, if any.
+    tls_error: Option<String>,
+    /// Plain TCP: whether bytes arrived yet, and whether the first looked
+    /// like a TLS record (the peer has SSL enabled and we do not).
+    seen_data: bool,
+    peer_speaks_tls: bool,
 }
 
 /// An outbound peering the user asked for.
@@ -178,6 +188,8 @@ struct Sub {
 struct Driver {
     core: Core,
     options: Options,
+    /// TLS configuration; `None` with `disable_ssl`.
+    tls: Option<Arc<TlsConfig>>,
     /// The core's clock: std time, anchored with tokio time for sleeping.
     epoch: std::time::Instant,
     base: Instant,
@@ -363,6 +375,7 @@ impl Driver {
                     port,
                     Duration::ZERO,
                     self.options.connect_timeout,
+                    self.tls.clone(),
                     self.io_tx.clone(),
                 );
                 self.requests.insert(
@@ -479,6 +492,7 @@ impl Driver {
         reply: oneshot::Sender<Result<u16, EndpointError>>,
     ) {
         let events = self.io_tx.clone();
+        let tls = self.tls.clone();
         let handle = tokio::spawn(async move {
             let listener = loop {
                 match io::bind(&address, port).await {
@@ -501,7 +515,7 @@ impl Driver {
             };
             let bound = listener.local_addr().map(|a| a.port()).unwrap_or(port);
             let _ = reply.send(Ok(bound));
-            io::accept_loop(listener, events).await;
+            io::accept_loop(listener, events, tls).await;
         });
         self.listeners.push(handle);
     }
@@ -601,12 +615,21 @@ impl Driver {
     // ---- sockets ------------------------------------------------------
 
     fn handle_input(&mut self, input: Input) {
-        if !self.conns.contains_key(&input.conn) {
+        let Some(c) = self.conns.get_mut(&input.conn) else {
             return;
-        }
+        };
         match input.data {
-            Some(bytes) => self.core.handle_bytes(input.conn, &bytes),
-            None => self.core.handle_closed(input.conn),
+            Some(bytes) => {
+                if !c.seen_data {
+                    c.seen_data = true;
+                    c.peer_speaks_tls = looks_like_tls(&bytes);
+                }
+                self.core.handle_bytes(input.conn, &bytes);
+            }
+            None => {
+                c.tls_error = input.tls_error;
+                self.core.handle_closed(input.conn);
+            }
         }
     }
 
@@ -617,6 +640,16 @@ impl Driver {
                     return;
                 }
                 self.add_connection(stream, remote, Direction::Inbound, None);
+            }
+            IoEvent::AcceptFailed { remote, message } => {
+                self.emit_error(ErrorEvent {
+                    code: ErrorCode::PeerUnavailable,
+                    endpoint: EndpointInfo {
+                        id: None,
+                        network: Some(network(remote.ip(), remote.port())),
+                    },
+                    message,
+                });
             }
             IoEvent::Connected {
                 request,
@@ -632,7 +665,7 @@ impl Driver {
                     req.conn = Some(conn);
                 }
             }
-            IoEvent::ConnectFailed { request, error } => {
+            IoEvent::ConnectFailed { request, message } => {
                 let Some(req) = self.requests.get_mut(&request) else {
                     return;
                 };
@@ -645,7 +678,7 @@ impl Driver {
                             port: req.port,
                         }),
                     },
-                    message: format!("unable to connect to remote peer: {error}"),
+                    message,
                 };
                 self.fail_request(request, event);
             }
@@ -658,6 +691,7 @@ impl Driver {
                         req.port,
                         Duration::ZERO,
                         self.options.connect_timeout,
+                        self.tls.clone(),
                         self.io_tx.clone(),
                     ));
                 }
@@ -700,14 +734,18 @@ impl Driver {
 
     fn add_connection(
         &mut self,
-        stream: tokio::net::TcpStream,
+        stream: PeerStream,
         remote: SocketAddr,
         direction: Direction,
         request: Option<u64>,
     ) -> ConnectionId {
         self.next_conn += 1;
         let conn = ConnectionId(self.next_conn);
-        let tasks = io::spawn_connection(stream, conn, self.input_tx.clone(), self.io_tx.clone());
+        let (input, events) = (self.input_tx.clone(), self.io_tx.clone());
+        let tasks = match stream {
+            PeerStream::Plain(stream) => io::spawn_connection(stream, conn, input, events),
+            PeerStream::Tls(stream) => io::spawn_connection(*stream, conn, input, events),
+        };
         self.conns.insert(
             conn,
             Conn {
@@ -715,6 +753,9 @@ impl Driver {
                 remote,
                 request,
                 busy: false,
+                tls_error: None,
+                seen_data: self.tls.is_some(),
+                peer_speaks_tls: false,
             },
         );
         let now = self.now();
@@ -776,14 +817,27 @@ impl Driver {
                     code,
                     message,
                 } => {
-                    let network = conn
-                        .and_then(|c| self.conns.get(&c))
-                        .map(|c| self.network_of(c));
-                    let event = ErrorEvent {
+                    let known = conn.and_then(|c| self.conns.get(&c));
+                    let network = known.map(|c| self.network_of(c));
+                    let mut event = ErrorEvent {
                         code,
                         endpoint: EndpointInfo { id: peer, network },
                         message,
                     };
+                    // A TLS error that ended the connection during Broker's
+                    // handshake is the TLS handshake failing late: with TLS
+                    // 1.3 a peer rejects our certificate only after our side
+                    // of the handshake completed.
+                    if code == ErrorCode::PeerDisconnectDuringHandshake
+                        && let Some(tls_error) = known.and_then(|c| c.tls_error.as_ref())
+                    {
+                        event.code = ErrorCode::PeerUnavailable;
+                        event.message = format!("TLS handshake failed: {tls_error}");
+                    } else if known.is_some_and(|c| c.peer_speaks_tls) {
+                        event
+                            .message
+                            .push_str(" (the peer seems to speak TLS: is SSL disabled here only?)");
+                    }
                     // Handshake failures of an outbound request count as a
                     // failed attempt of that request.
                     match conn
@@ -981,4 +1035,10 @@ impl Driver {
         }
         false
     }
+}
+
+/// Whether `bytes` start like a TLS record (handshake or alert, TLS 1.0 to
+/// 1.3). No Broker frame does: its length would exceed any sane frame limit.
+fn looks_like_tls(bytes: &[u8]) -> bool {
+    matches!(bytes, [0x15 | 0x16, 0x03, 0x00..=0x04, ..])
 }

@@ -2,34 +2,49 @@
 //! tasks that only move bytes between a socket and the driver.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::mpsc;
-use tokio::task::AbortHandle;
+use tokio::task::{AbortHandle, JoinSet};
 
 use crate::proto::ConnectionId;
+use crate::tls::{self, TlsConfig};
 
 /// How much a reader reads at once.
 const READ_CHUNK: usize = 64 * 1024;
+/// Inbound TLS handshakes in progress at once per listener; further
+/// connections wait in the kernel's backlog.
+const MAX_PENDING_HANDSHAKES: usize = 64;
+
+/// A connected stream, ready for Broker's handshake.
+pub(crate) enum PeerStream {
+    /// Plain TCP (`disable_ssl`).
+    Plain(TcpStream),
+    /// TLS over TCP, handshake done.
+    Tls(Box<tokio_rustls::TlsStream<TcpStream>>),
+}
 
 /// Events from socket tasks to the driver.
 pub(crate) enum IoEvent {
     /// A listener accepted a connection.
     Accepted {
-        stream: TcpStream,
+        stream: PeerStream,
         remote: SocketAddr,
     },
+    /// An inbound TLS handshake failed.
+    AcceptFailed { remote: SocketAddr, message: String },
     /// A dial succeeded.
     Connected {
         request: u64,
-        stream: TcpStream,
+        stream: PeerStream,
         remote: SocketAddr,
     },
-    /// A dial failed.
-    ConnectFailed { request: u64, error: String },
+    /// A dial (TCP or TLS) failed; `message` says why.
+    ConnectFailed { request: u64, message: String },
     /// A redial is due.
     RedialDue { request: u64 },
     /// Writing to a connection failed.
@@ -43,6 +58,10 @@ pub(crate) enum IoEvent {
 pub(crate) struct Input {
     pub(crate) conn: ConnectionId,
     pub(crate) data: Option<Bytes>,
+    /// With `data: None`: the TLS error that ended reading, if one did (a
+    /// peer rejecting our certificate shows up here, after the TLS 1.3
+    /// handshake looked complete to us).
+    pub(crate) tls_error: Option<String>,
 }
 
 /// The driver's side of a connection's tasks.
@@ -73,26 +92,43 @@ where
     let (writer, mut chunks) = mpsc::channel::<Vec<u8>>(2);
     let reader = tokio::spawn(async move {
         let mut buf = BytesMut::with_capacity(READ_CHUNK);
+        let mut tls_error = None;
         loop {
             if buf.capacity() - buf.len() < READ_CHUNK / 4 {
                 buf.reserve(READ_CHUNK);
             }
             match rd.read_buf(&mut buf).await {
-                Ok(0) | Err(_) => break,
+                Ok(0) => break,
+                Err(e) => {
+                    tls_error = tls::tls_error(&e).map(ToString::to_string);
+                    break;
+                }
                 Ok(_) => {
                     let data = Some(buf.split().freeze());
-                    if input.send(Input { conn, data }).await.is_err() {
+                    let msg = Input {
+                        conn,
+                        data,
+                        tls_error: None,
+                    };
+                    if input.send(msg).await.is_err() {
                         return;
                     }
                 }
             }
         }
-        let _ = input.send(Input { conn, data: None }).await;
+        let msg = Input {
+            conn,
+            data: None,
+            tls_error,
+        };
+        let _ = input.send(msg).await;
     })
     .abort_handle();
     tokio::spawn(async move {
         while let Some(chunk) = chunks.recv().await {
-            if wr.write_all(&chunk).await.is_err() {
+            // A TLS stream may keep records buffered after `write_all`
+            // (when the socket was full): flush them. A no-op on TCP.
+            if wr.write_all(&chunk).await.is_err() || wr.flush().await.is_err() {
                 let _ = events.send(IoEvent::Closed { conn });
                 return;
             }
@@ -137,15 +173,51 @@ pub(crate) async fn bind(address: &str, port: u16) -> std::io::Result<TcpListene
     Err(last)
 }
 
-/// Accepts connections until the task running it is aborted.
-pub(crate) async fn accept_loop(listener: TcpListener, events: mpsc::UnboundedSender<IoEvent>) {
+/// Accepts connections until the task running it is aborted. With TLS, each
+/// handshake runs in a task of its own (at most `MAX_PENDING_HANDSHAKES` at
+/// once), owned by this one, so aborting the listener aborts them too.
+pub(crate) async fn accept_loop(
+    listener: TcpListener,
+    events: mpsc::UnboundedSender<IoEvent>,
+    tls: Option<Arc<TlsConfig>>,
+) {
+    let mut handshakes = JoinSet::new();
     loop {
-        match listener.accept().await {
+        while handshakes.try_join_next().is_some() {}
+        if handshakes.len() >= MAX_PENDING_HANDSHAKES {
+            handshakes.join_next().await;
+            continue;
+        }
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            Some(_) = handshakes.join_next() => continue,
+        };
+        match accepted {
             Ok((stream, remote)) => {
                 let _ = stream.set_nodelay(true);
-                if events.send(IoEvent::Accepted { stream, remote }).is_err() {
-                    return;
-                }
+                let Some(tls) = &tls else {
+                    let stream = PeerStream::Plain(stream);
+                    if events.send(IoEvent::Accepted { stream, remote }).is_err() {
+                        return;
+                    }
+                    continue;
+                };
+                let tls = tls.clone();
+                let events = events.clone();
+                handshakes.spawn(async move {
+                    let event = match tls.accept(stream).await {
+                        Ok(stream) => IoEvent::Accepted {
+                            stream: PeerStream::Tls(Box::new(stream.into())),
+                            remote,
+                        },
+                        Err(e) => {
+                            let message = format!("TLS handshake failed: {e}");
+                            tracing::warn!("inbound connection from {remote}: {message}");
+                            IoEvent::AcceptFailed { remote, message }
+                        }
+                    };
+                    let _ = events.send(event);
+                });
             }
             Err(e) => {
                 tracing::warn!("accept failed: {e}");
@@ -156,13 +228,15 @@ pub(crate) async fn accept_loop(listener: TcpListener, events: mpsc::UnboundedSe
     }
 }
 
-/// Dials `address:port` once, after `delay`.
+/// Dials `address:port` once, after `delay`, then runs the TLS handshake
+/// (with `tls`) in the same task.
 pub(crate) fn spawn_dial(
     request: u64,
     address: String,
     port: u16,
     delay: Duration,
     timeout: Duration,
+    tls: Option<Arc<TlsConfig>>,
     events: mpsc::UnboundedSender<IoEvent>,
 ) -> AbortHandle {
     tokio::spawn(async move {
@@ -185,19 +259,32 @@ pub(crate) fn spawn_dial(
         let event = match result {
             Ok(Ok((stream, remote))) => {
                 let _ = stream.set_nodelay(true);
-                IoEvent::Connected {
-                    request,
-                    stream,
-                    remote,
+                match tls {
+                    None => IoEvent::Connected {
+                        request,
+                        stream: PeerStream::Plain(stream),
+                        remote,
+                    },
+                    Some(tls) => match tls.connect(&address, stream).await {
+                        Ok(stream) => IoEvent::Connected {
+                            request,
+                            stream: PeerStream::Tls(Box::new(stream.into())),
+                            remote,
+                        },
+                        Err(e) => IoEvent::ConnectFailed {
+                            request,
+                            message: format!("TLS handshake failed: {e}"),
+                        },
+                    },
                 }
             }
             Ok(Err(e)) => IoEvent::ConnectFailed {
                 request,
-                error: e.to_string(),
+                message: format!("unable to connect to remote peer: {e}"),
             },
             Err(_) => IoEvent::ConnectFailed {
                 request,
-                error: "connection attempt timed out".into(),
+                message: "unable to connect to remote peer: connection attempt timed out".into(),
             },
         };
         let _ = events.send(event);

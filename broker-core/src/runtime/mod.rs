@@ -42,6 +42,7 @@ use crate::data::{Data, ToData, bin};
 use crate::options::{Options, OptionsError};
 use crate::proto::{EndpointId, SubscriberId};
 use crate::status::{ErrorCode, PeerStatus, StatusCode};
+use crate::tls::{TlsConfig, TlsError};
 use crate::topic::{IntoTopic, Topic, TopicError};
 
 use driver::{Control, Publish};
@@ -160,9 +161,10 @@ pub enum EndpointError {
     /// Waiting timed out.
     #[error("timed out")]
     Timeout,
-    /// TLS was asked for but is not built yet.
-    #[error("TLS is not supported yet: set disable_ssl (peers must disable SSL too)")]
-    TlsUnsupported,
+    /// The TLS configuration is unusable (a file is missing, a key does not
+    /// decrypt or match its certificate, ...).
+    #[error(transparent)]
+    Tls(#[from] TlsError),
 }
 
 struct Inner {
@@ -218,11 +220,14 @@ fn random_id() -> EndpointId {
 
 impl Endpoint {
     /// An endpoint with its own runtime of `options.max_threads` threads.
+    ///
+    /// Unless `options.disable_ssl` is set, this builds the TLS configuration
+    /// (see [`crate::tls`]): it reads the certificate, key and CA files, or
+    /// generates the endpoint's self-signed certificate in the default mode.
+    /// An unusable configuration fails here with [`EndpointError::Tls`].
     pub fn new(options: Options) -> Result<Endpoint, EndpointError> {
         options.validate()?;
-        if !options.disable_ssl {
-            return Err(EndpointError::TlsUnsupported);
-        }
+        let tls = TlsConfig::from_options(&options)?.map(Arc::new);
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(options.max_threads)
             .thread_name("broker")
@@ -230,25 +235,25 @@ impl Endpoint {
             .build()
             .map_err(EndpointError::Runtime)?;
         let handle = runtime.handle().clone();
-        Endpoint::start(options, handle, Some(runtime))
+        Endpoint::start(options, handle, Some(runtime), tls)
     }
 
-    /// An endpoint whose tasks run on an existing tokio runtime.
+    /// An endpoint whose tasks run on an existing tokio runtime. TLS as for
+    /// [`Endpoint::new`].
     pub fn new_in(
         options: Options,
         handle: tokio::runtime::Handle,
     ) -> Result<Endpoint, EndpointError> {
         options.validate()?;
-        if !options.disable_ssl {
-            return Err(EndpointError::TlsUnsupported);
-        }
-        Endpoint::start(options, handle, None)
+        let tls = TlsConfig::from_options(&options)?.map(Arc::new);
+        Endpoint::start(options, handle, None, tls)
     }
 
     fn start(
         options: Options,
         handle: tokio::runtime::Handle,
         runtime: Option<tokio::runtime::Runtime>,
+        tls: Option<Arc<TlsConfig>>,
     ) -> Result<Endpoint, EndpointError> {
         if options.polling_knobs_changed() {
             tracing::warn!(
@@ -256,7 +261,7 @@ impl Endpoint {
             );
         }
         let id = options.endpoint_id.unwrap_or_else(random_id);
-        let (control, publish) = driver::spawn(&handle, id, options.clone());
+        let (control, publish) = driver::spawn(&handle, id, options.clone(), tls);
         Ok(Endpoint {
             inner: Arc::new(Inner {
                 id,

@@ -1,0 +1,738 @@
+//! TLS for peerings, from Broker's SSL options, on rustls with the *ring*
+//! provider (TLS 1.2 and 1.3).
+//!
+//! The configuration is built once, when the endpoint is built
+//! ([`Endpoint::new`](crate::runtime::Endpoint::new)), so that every
+//! configuration mistake (a missing file, a wrong passphrase, a key that does
+//! not match its certificate) surfaces there as a [`TlsError`] naming the file,
+//! and never later during a handshake.
+//!
+//! Three modes, chosen as Broker chooses them:
+//!
+//! * `disable_ssl`: plain TCP; no TLS configuration is built at all.
+//! * **Default** (no `ssl_*` option set): encrypted but **not authenticated**.
+//!   Broker uses anonymous ECDH (`AECDH-AES256-SHA`) here, which rustls does not
+//!   offer; instead each endpoint generates a self-signed certificate when it
+//!   starts, both sides present their certificate (the server asks the client
+//!   for one, so the two directions are symmetric), and each side accepts any
+//!   certificate while still checking that the peer holds its private key (the
+//!   handshake signature). Confidential against passive listeners, open to an
+//!   active man in the middle, exactly like Broker's default — and it only
+//!   peers with broker-rs endpoints.
+//! * **Authenticated** (any of `ssl_cafile`, `ssl_capath`, `ssl_certificate`,
+//!   `ssl_keyfile`, `ssl_passphrase` set): mutual TLS on every connection; each
+//!   side's chain must lead to a certificate of `ssl_cafile`/`ssl_capath`. Host
+//!   names are not checked, as in Broker, unless `ssl_verify_hostname` is set.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use rustls::client::WebPkiServerVerifier;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::{CryptoProvider, verify_tls12_signature, verify_tls13_signature};
+use rustls::pki_types::pem::{self, PemObject};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName, UnixTime};
+use rustls::server::WebPkiClientVerifier;
+use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
+use rustls::sign::CertifiedKey;
+use rustls::{
+    ClientConfig, DigitallySignedStruct, DistinguishedName, RootCertStore, ServerConfig,
+    SignatureScheme,
+};
+use tokio::net::TcpStream;
+
+use crate::options::Options;
+
+/// The server name sent when the dialed host is not a DNS name and host
+/// names are not checked (the name then has no meaning).
+const PLACEHOLDER_SERVER_NAME: &str = "broker";
+
+/// A TLS configuration that cannot be used. Every variant that concerns a
+/// file names it.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TlsError {
+    /// Authentication is on but a needed option is empty.
+    #[error(
+        "TLS authentication is enabled (an ssl_* option is set) but {option} is not set: {why}"
+    )]
+    MissingOption {
+        /// The option (or options) to set.
+        option: &'static str,
+        /// Why it is needed.
+        why: &'static str,
+    },
+    /// A file or directory cannot be read.
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A certificate file holds no PEM certificate.
+    #[error("no PEM certificate found in {}", path.display())]
+    NoCertificate {
+        /// The file.
+        path: PathBuf,
+    },
+    /// A certificate cannot be parsed or used.
+    #[error("invalid certificate in {}: {reason}", path.display())]
+    InvalidCertificate {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A CA directory holds no usable certificate.
+    #[error("no CA certificate found in directory {}", path.display())]
+    EmptyCaDir {
+        /// The directory.
+        path: PathBuf,
+    },
+    /// A private key cannot be read (no key, unsupported format, bad encoding).
+    #[error("cannot read the private key in {}: {reason}", path.display())]
+    InvalidKey {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A private key is encrypted and no passphrase was given.
+    #[error("the private key in {} is encrypted but ssl_passphrase is empty", path.display())]
+    MissingPassphrase {
+        /// The file.
+        path: PathBuf,
+    },
+    /// A private key cannot be decrypted with the passphrase.
+    #[error(
+        "cannot decrypt the private key in {}: wrong passphrase (or unsupported encryption)",
+        path.display()
+    )]
+    WrongPassphrase {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The private key is not the certificate's.
+    #[error(
+        "the private key in {} does not match the certificate in {}",
+        key.display(),
+        certificate.display()
+    )]
+    KeyMismatch {
+        /// The key file.
+        key: PathBuf,
+        /// The certificate file.
+        certificate: PathBuf,
+    },
+    /// rustls refused the configuration, or the ephemeral certificate could
+    /// not be generated.
+    #[error("cannot build the TLS configuration: {reason}")]
+    Config {
+        /// What went wrong.
+        reason: String,
+    },
+}
+
+fn config_error(e: impl fmt::Display) -> TlsError {
+    TlsError::Config {
+        reason: e.to_string(),
+    }
+}
+
+/// Which kind of TLS an endpoint speaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TlsMode {
+    /// Encrypted with ephemeral self-signed certificates; any peer certificate
+    /// is accepted.
+    Unauthenticated,
+    /// Mutual TLS with certificates chaining to the configured CAs.
+    Authenticated,
+}
+
+/// The TLS side of an endpoint: client and server configurations built from
+/// [`Options`].
+#[derive(Clone)]
+pub struct TlsConfig {
+    mode: TlsMode,
+    client: Arc<ClientConfig>,
+    server: Arc<ServerConfig>,
+    verify_hostname: bool,
+    handshake_timeout: Duration,
+}
+
+impl fmt::Debug for TlsConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TlsConfig")
+            .field("mode", &self.mode)
+            .field("verify_hostname", &self.verify_hostname)
+            .field("handshake_timeout", &self.handshake_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The crypto provider, in one place (rustls 0.24 moves providers into
+/// separate crates).
+fn provider() -> Arc<CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+impl TlsConfig {
+    /// The configuration `options` ask for; `None` with `disable_ssl`.
+    pub fn from_options(options: &Options) -> Result<Option<TlsConfig>, TlsError> {
+        if options.disable_ssl {
+            return Ok(None);
+        }
+        let provider = provider();
+        let (mode, client, server) = if options.authentication_enabled() {
+            let (client, server) = authenticated(options, &provider)?;
+            (TlsMode::Authenticated, client, server)
+        } else {
+            if options.ssl_verify_hostname {
+                return Err(TlsError::MissingOption {
+                    option: "ssl_cafile or ssl_capath",
+                    why: "ssl_verify_hostname needs certificates to check names against",
+                });
+            }
+            let (client, server) = unauthenticated(&provider)?;
+            (TlsMode::Unauthenticated, client, server)
+        };
+        Ok(Some(TlsConfig {
+            mode,
+            client: Arc::new(client),
+            server: Arc::new(server),
+            verify_hostname: options.ssl_verify_hostname,
+            handshake_timeout: options.handshake_timeout,
+        }))
+    }
+
+    /// The mode.
+    pub fn mode(&self) -> TlsMode {
+        self.mode
+    }
+
+    /// The name to present for `host`: the host itself when host names are
+    /// checked (an IP address then has to be in the certificate's IP SANs),
+    /// otherwise the host if it is a DNS name, or a placeholder.
+    fn server_name(&self, host: &str) -> Result<ServerName<'static>, String> {
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        match ServerName::try_from(host.to_owned()) {
+            Ok(name) if self.verify_hostname => Ok(name),
+            Err(e) if self.verify_hostname => Err(format!("invalid host name {host:?}: {e}")),
+            Ok(name @ ServerName::DnsName(_)) => Ok(name),
+            _ => Ok(ServerName::DnsName(
+                PLACEHOLDER_SERVER_NAME
+                    .try_into()
+                    .map_err(|e| format!("{e}"))?,
+            )),
+        }
+    }
+
+    /// Runs the client side of a handshake over `stream` (dialed to `host`),
+    /// within the handshake timeout. The error text names the cause.
+    pub(crate) async fn connect(
+        &self,
+        host: &str,
+        stream: TcpStream,
+    ) -> Result<tokio_rustls::client::TlsStream<TcpStream>, String> {
+        let name = self.server_name(host)?;
+        let connector = tokio_rustls::TlsConnector::from(self.client.clone());
+        match tokio::time::timeout(self.handshake_timeout, connector.connect(name, stream)).await {
+            Ok(Ok(tls)) => Ok(tls),
+            Ok(Err(e)) => Err(describe_io_error(&e)),
+            Err(_) => Err(format!("timed out after {:?}", self.handshake_timeout)),
+        }
+    }
+
+    /// Runs the server side of a handshake over an accepted `stream`, within
+    /// the handshake timeout. The error text names the cause.
+    pub(crate) async fn accept(
+        &self,
+        stream: TcpStream,
+    ) -> Result<tokio_rustls::server::TlsStream<TcpStream>, String> {
+        let acceptor = tokio_rustls::TlsAcceptor::from(self.server.clone());
+        match tokio::time::timeout(self.handshake_timeout, acceptor.accept(stream)).await {
+            Ok(Ok(tls)) => Ok(tls),
+            Ok(Err(e)) => Err(describe_io_error(&e)),
+            Err(_) => Err(format!("timed out after {:?}", self.handshake_timeout)),
+        }
+    }
+}
+
+/// The text of an I/O error from a TLS stream: the rustls error where there is
+/// one ("invalid peer certificate: UnknownIssuer"), else the I/O error.
+pub(crate) fn describe_io_error(e: &std::io::Error) -> String {
+    match tls_error(e) {
+        Some(tls @ rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType)) => {
+            format!("{tls} (is SSL disabled on the peer?)")
+        }
+        Some(tls) => tls.to_string(),
+        None if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+            "the peer closed the connection during the TLS handshake".into()
+        }
+        None => e.to_string(),
+    }
+}
+
+/// The rustls error inside an I/O error, if any.
+pub(crate) fn tls_error(e: &std::io::Error) -> Option<&rustls::Error> {
+    e.get_ref()
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+}
+
+// ---- default mode ---------------------------------------------------------
+
+fn unauthenticated(
+    provider: &Arc<CryptoProvider>,
+) -> Result<(ClientConfig, ServerConfig), TlsError> {
+    let generated = rcgen::generate_simple_self_signed(vec![PLACEHOLDER_SERVER_NAME.to_owned()])
+        .map_err(config_error)?;
+    let chain = vec![generated.cert.der().clone()];
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
+        generated.signing_key.serialize_der(),
+    ));
+    let any = Arc::new(AcceptAnyCertificate(provider.clone()));
+    let client = ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(config_error)?
+        .dangerous()
+        .with_custom_certificate_verifier(any.clone())
+        .with_client_auth_cert(chain.clone(), key.clone_key())
+        .map_err(config_error)?;
+    let server = ServerConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(config_error)?
+        .with_client_cert_verifier(any)
+        .with_single_cert(chain, key)
+        .map_err(config_error)?;
+    Ok((client, server))
+}
+
+/// Accepts any certificate, but checks that the peer signed the handshake
+/// with the certificate's key (default mode, both directions).
+#[derive(Debug)]
+struct AcceptAnyCertificate(Arc<CryptoProvider>);
+
+impl AcceptAnyCertificate {
+    fn tls12(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn tls13(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn schemes(&self) -> Vec<SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+impl ServerCertVerifier for AcceptAnyCertificate {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.tls12(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.tls13(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.schemes()
+    }
+}
+
+impl ClientCertVerifier for AcceptAnyCertificate {
+    fn root_hint_subjects(&self) -> &[DistinguishedName] {
+        &[]
+    }
+
+    fn verify_client_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _now: UnixTime,
+    ) -> Result<ClientCertVerified, rustls::Error> {
+        Ok(ClientCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.tls12(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.tls13(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.schemes()
+    }
+}
+
+// ---- authenticated mode -----------------------------------------------------
+
+fn authenticated(
+    options: &Options,
+    provider: &Arc<CryptoProvider>,
+) -> Result<(ClientConfig, ServerConfig), TlsError> {
+    if options.ssl_certificate.is_empty() {
+        return Err(TlsError::MissingOption {
+            option: "ssl_certificate",
+            why: "both sides of a connection present a certificate",
+        });
+    }
+    if options.ssl_cafile.is_empty() && options.ssl_capath.is_empty() {
+        return Err(TlsError::MissingOption {
+            option: "ssl_cafile or ssl_capath",
+            why: "peer certificates are checked against these CAs",
+        });
+    }
+    let cert_path = PathBuf::from(&options.ssl_certificate);
+    // Without ssl_keyfile, the key is looked for in the certificate file.
+    let key_path = if options.ssl_keyfile.is_empty() {
+        cert_path.clone()
+    } else {
+        PathBuf::from(&options.ssl_keyfile)
+    };
+    let chain = load_certificates(&cert_path)?;
+    let key = load_key(&key_path, &options.ssl_passphrase)?;
+    // Check the key once here, to name the files in the error.
+    match CertifiedKey::from_der(chain.clone(), key.clone_key(), provider) {
+        Ok(_) => {}
+        Err(rustls::Error::InconsistentKeys(_)) => {
+            return Err(TlsError::KeyMismatch {
+                key: key_path,
+                certificate: cert_path,
+            });
+        }
+        Err(e) => {
+            return Err(TlsError::InvalidKey {
+                path: key_path,
+                reason: e.to_string(),
+            });
+        }
+    }
+    let roots = Arc::new(load_roots(options)?);
+
+    let inner = WebPkiServerVerifier::builder_with_provider(roots.clone(), provider.clone())
+        .build()
+        .map_err(config_error)?;
+    let server_verifier: Arc<dyn ServerCertVerifier> = if options.ssl_verify_hostname {
+        inner
+    } else {
+        Arc::new(ChainOnlyVerifier(inner))
+    };
+    let client = ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(config_error)?
+        .dangerous()
+        .with_custom_certificate_verifier(server_verifier)
+        .with_client_auth_cert(chain.clone(), key.clone_key())
+        .map_err(config_error)?;
+
+    let client_verifier = WebPkiClientVerifier::builder_with_provider(roots, provider.clone())
+        .build()
+        .map_err(config_error)?;
+    let server = ServerConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(config_error)?
+        .with_client_cert_verifier(client_verifier)
+        .with_single_cert(chain, key)
+        .map_err(config_error)?;
+    Ok((client, server))
+}
+
+/// The stock verifier without the host-name check (Broker's behaviour):
+/// the chain must still lead to a trusted CA, be valid now, and allow server
+/// authentication.
+#[derive(Debug)]
+struct ChainOnlyVerifier(Arc<WebPkiServerVerifier>);
+
+impl ServerCertVerifier for ChainOnlyVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        use rustls::CertificateError::{NotValidForName, NotValidForNameContext};
+        match self
+            .0
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+        {
+            Err(rustls::Error::InvalidCertificate(
+                NotValidForName | NotValidForNameContext { .. },
+            )) => Ok(ServerCertVerified::assertion()),
+            other => other,
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.supported_verify_schemes()
+    }
+}
+
+fn read_file(path: &Path) -> Result<Vec<u8>, TlsError> {
+    std::fs::read(path).map_err(|source| TlsError::Read {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+/// The PEM certificates of `text`; an error names `path`.
+fn parse_certificates(path: &Path, text: &[u8]) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+    CertificateDer::pem_slice_iter(text)
+        .collect::<Result<Vec<_>, pem::Error>>()
+        .map_err(|e| TlsError::InvalidCertificate {
+            path: path.to_owned(),
+            reason: e.to_string(),
+        })
+}
+
+/// A PEM certificate chain, leaf first.
+fn load_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+    let chain = parse_certificates(path, &read_file(path)?)?;
+    if chain.is_empty() {
+        return Err(TlsError::NoCertificate {
+            path: path.to_owned(),
+        });
+    }
+    Ok(chain)
+}
+
+/// A PEM private key: PKCS#8, PKCS#1 (RSA) or SEC1 (EC), or PKCS#8 encrypted
+/// with `passphrase` (PBES2; PBKDF2 or scrypt, AES or 3DES).
+fn load_key(path: &Path, passphrase: &str) -> Result<PrivateKeyDer<'static>, TlsError> {
+    let bytes = read_file(path)?;
+    let invalid = |reason: String| TlsError::InvalidKey {
+        path: path.to_owned(),
+        reason,
+    };
+    let text = String::from_utf8_lossy(&bytes);
+    if let Some(start) = text.find("-----BEGIN ENCRYPTED PRIVATE KEY-----") {
+        if passphrase.is_empty() {
+            return Err(TlsError::MissingPassphrase {
+                path: path.to_owned(),
+            });
+        }
+        let end_marker = "-----END ENCRYPTED PRIVATE KEY-----";
+        let end = text[start..]
+            .find(end_marker)
+            .map(|i| start + i + end_marker.len())
+            .ok_or_else(|| invalid("unterminated ENCRYPTED PRIVATE KEY section".into()))?;
+        let (label, document) = pkcs8::SecretDocument::from_pem(&text[start..end])
+            .map_err(|e| invalid(format!("bad PEM: {e}")))?;
+        if label != "ENCRYPTED PRIVATE KEY" {
+            return Err(invalid(format!("unexpected PEM label {label:?}")));
+        }
+        let encrypted = pkcs8::EncryptedPrivateKeyInfoRef::try_from(document.as_bytes())
+            .map_err(|e| invalid(format!("bad encrypted key structure: {e}")))?;
+        let plain = encrypted
+            .decrypt(passphrase)
+            .map_err(|_| TlsError::WrongPassphrase {
+                path: path.to_owned(),
+            })?;
+        return Ok(PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
+            plain.as_bytes().to_vec(),
+        )));
+    }
+    if text.contains("Proc-Type: 4,ENCRYPTED") {
+        return Err(invalid(
+            "legacy OpenSSL-encrypted PEM is not supported; convert it with \
+             `openssl pkcs8 -topk8 -in OLD -out NEW`"
+                .into(),
+        ));
+    }
+    PrivateKeyDer::from_pem_slice(&bytes).map_err(|e| match e {
+        pem::Error::NoItemsFound => {
+            invalid("no PRIVATE KEY, RSA PRIVATE KEY or EC PRIVATE KEY section".into())
+        }
+        e => invalid(e.to_string()),
+    })
+}
+
+/// The trust store: every certificate of `ssl_cafile` and of the files in
+/// `ssl_capath`.
+fn load_roots(options: &Options) -> Result<RootCertStore, TlsError> {
+    let mut roots = RootCertStore::empty();
+    if !options.ssl_cafile.is_empty() {
+        let path = PathBuf::from(&options.ssl_cafile);
+        for cert in load_certificates(&path)? {
+            roots.add(cert).map_err(|e| TlsError::InvalidCertificate {
+                path: path.clone(),
+                reason: e.to_string(),
+            })?;
+        }
+    }
+    if !options.ssl_capath.is_empty() {
+        let dir = PathBuf::from(&options.ssl_capath);
+        let read_err = |source| TlsError::Read {
+            path: dir.clone(),
+            source,
+        };
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .map_err(read_err)?
+            .filter_map(|entry| entry.ok().map(|e| e.path()))
+            .filter(|p| p.is_file())
+            .collect();
+        files.sort();
+        let mut added = 0usize;
+        for file in files {
+            // As OpenSSL's hashed directories, the directory may hold other
+            // files: skip what is not PEM certificates.
+            let Ok(bytes) = std::fs::read(&file) else {
+                tracing::warn!("skipping unreadable file {} in ssl_capath", file.display());
+                continue;
+            };
+            let Ok(certs) = parse_certificates(&file, &bytes) else {
+                tracing::warn!("skipping {} in ssl_capath: not PEM", file.display());
+                continue;
+            };
+            let (ok, ignored) = roots.add_parsable_certificates(certs);
+            if ignored > 0 {
+                tracing::warn!(
+                    "ignored {ignored} unusable certificate(s) in {}",
+                    file.display()
+                );
+            }
+            added += ok;
+        }
+        if added == 0 {
+            return Err(TlsError::EmptyCaDir { path: dir });
+        }
+    }
+    Ok(roots)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_options_build_an_unauthenticated_config() {
+        let tls = TlsConfig::from_options(&Options::default())
+            .unwrap()
+            .unwrap();
+        assert_eq!(tls.mode(), TlsMode::Unauthenticated);
+    }
+
+    #[test]
+    fn disable_ssl_builds_nothing() {
+        let options = Options {
+            disable_ssl: true,
+            ..Options::default()
+        };
+        assert!(TlsConfig::from_options(&options).unwrap().is_none());
+    }
+
+    #[test]
+    fn authentication_needs_a_certificate_and_a_ca() {
+        let options = Options {
+            ssl_cafile: "/nonexistent/ca.pem".into(),
+            ..Options::default()
+        };
+        assert!(matches!(
+            TlsConfig::from_options(&options),
+            Err(TlsError::MissingOption {
+                option: "ssl_certificate",
+                ..
+            })
+        ));
+        let options = Options {
+            ssl_verify_hostname: true,
+            ..Options::default()
+        };
+        assert!(matches!(
+            TlsConfig::from_options(&options),
+            Err(TlsError::MissingOption { .. })
+        ));
+    }
+
+    #[test]
+    fn server_names() {
+        let mut tls = TlsConfig::from_options(&Options::default())
+            .unwrap()
+            .unwrap();
+        let dns = |n: &str| ServerName::try_from(n.to_owned()).unwrap();
+        assert_eq!(tls.server_name("example.org").unwrap(), dns("example.org"));
+        assert_eq!(tls.server_name("127.0.0.1").unwrap(), dns("broker"));
+        assert_eq!(tls.server_name("::1").unwrap(), dns("broker"));
+        tls.verify_hostname = true;
+        assert_eq!(tls.server_name("127.0.0.1").unwrap(), dns("127.0.0.1"));
+        assert_eq!(tls.server_name("[::1]").unwrap(), dns("::1"));
+        assert!(tls.server_name("not a name").is_err());
+    }
+}

@@ -59,6 +59,10 @@ pub(crate) struct ConnArgs {
     /// Passphrase of an encrypted private key.
     #[arg(long, value_name = "P")]
     ssl_passphrase: Option<String>,
+    /// Also check the peer's certificate against the host name dialed
+    /// (stricter than Broker, which checks only the chain).
+    #[arg(long)]
+    ssl_verify_hostname: bool,
     /// Connect and listen retry interval in seconds (default: the options' default).
     #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
     retry: Option<Duration>,
@@ -78,6 +82,7 @@ impl ConnArgs {
         options.ssl_certificate = path(&self.ssl_certificate);
         options.ssl_keyfile = path(&self.ssl_keyfile);
         options.ssl_passphrase = self.ssl_passphrase.clone().unwrap_or_default();
+        options.ssl_verify_hostname = self.ssl_verify_hostname;
         if let Some(retry) = self.retry {
             options.default_connect_retry = retry;
             options.default_listen_retry = retry;

@@ -61,17 +61,17 @@ impl Listener {
 }
 
 fn listener(name: &str, extra: &[&str]) -> (Listener, u16) {
+    listener_with(name, &["--disable-ssl"], extra)
+}
+
+fn listener_with(name: &str, conn: &[&str], extra: &[&str]) -> (Listener, u16) {
     let ready = temp_path(name);
     let stdout = temp_path(&format!("{name}.out"));
     let _ = std::fs::remove_file(&ready);
     let mut child = Command::new(BIN)
-        .args([
-            "node",
-            "--disable-ssl",
-            "--listen",
-            "127.0.0.1:0",
-            "--ready-file",
-        ])
+        .arg("node")
+        .args(conn)
+        .args(["--listen", "127.0.0.1:0", "--ready-file"])
         .arg(&ready)
         .args(extra)
         .stdin(Stdio::null())
@@ -84,8 +84,14 @@ fn listener(name: &str, extra: &[&str]) -> (Listener, u16) {
 }
 
 fn publisher(port: u16, lines: &str) -> Output {
+    publisher_with(&["--disable-ssl"], port, lines)
+}
+
+fn publisher_with(conn: &[&str], port: u16, lines: &str) -> Output {
     let mut child = Command::new(BIN)
-        .args(["node", "--disable-ssl", "--exit-on-eof", "--peer"])
+        .arg("node")
+        .args(conn)
+        .args(["--exit-on-eof", "--peer"])
         .arg(format!("127.0.0.1:{port}"))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -138,6 +144,31 @@ fn two_nodes_exchange_json_lines() {
             r#"{"type":"data-message","topic":"/demo/y","@data-type":"string","data":"hi"}"#,
             r#"{"type":"data-message","topic":"/demo/z","@data-type":"integer","data":-3}"#,
         ]
+    );
+}
+
+#[test]
+fn two_nodes_exchange_over_default_tls() {
+    let (sub, port) = listener_with(
+        "ready-tls",
+        &[],
+        &["--subscribe", "/tls", "--exit-after", "1"],
+    );
+    let out = publisher_with(
+        &[],
+        port,
+        "{\"topic\":\"/tls/x\",\"@data-type\":\"count\",\"data\":7}\n",
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (status, stdout) = sub.finish();
+    assert!(status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&stdout).trim(),
+        r#"{"type":"data-message","topic":"/tls/x","@data-type":"count","data":7}"#
     );
 }
 

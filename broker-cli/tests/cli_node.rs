@@ -49,14 +49,24 @@ fn wait_output(mut child: Child) -> Output {
 /// A listening node; its stdout goes to a file (a pipe nobody reads would
 /// fill up and stall it), returned by `finish`.
 struct Listener {
-    child: Child,
+    child: Option<Child>,
     stdout: PathBuf,
 }
 
 impl Listener {
-    fn finish(self) -> (std::process::ExitStatus, Vec<u8>) {
-        let out = wait_output(self.child);
+    fn finish(mut self) -> (std::process::ExitStatus, Vec<u8>) {
+        let out = wait_output(self.child.take().expect("not finished yet"));
         (out.status, std::fs::read(&self.stdout).unwrap())
+    }
+}
+
+/// A test that fails half-way does not leave its node running.
+impl Drop for Listener {
+    fn drop(&mut self) {
+        if let Some(child) = &mut self.child {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }
 
@@ -80,7 +90,13 @@ fn listener_with(name: &str, conn: &[&str], extra: &[&str]) -> (Listener, u16) {
         .spawn()
         .unwrap();
     let port = wait_ready(&ready, &mut child);
-    (Listener { child, stdout }, port)
+    (
+        Listener {
+            child: Some(child),
+            stdout,
+        },
+        port,
+    )
 }
 
 fn publisher(port: u16, lines: &str) -> Output {

@@ -40,6 +40,121 @@ pub mod tls;
 pub mod topic;
 pub mod zeek;
 
+/// Derives [`ToData`](data::ToData) and [`FromData`](data::FromData): a
+/// struct becomes a Zeek record (a vector of its fields), a newtype its inner
+/// value, an enum of unit variants a Zeek enum value. See `docs/macros.md`.
+///
+/// ```
+/// use broker_core::data::{Data, EnumValue, FromData, ToData};
+///
+/// #[derive(broker_core::Data, Debug, PartialEq)]
+/// #[broker(module = "Notice", rename_all = "SCREAMING_SNAKE_CASE")]
+/// enum Action {
+///     ActionLog,
+///     ActionEmail,
+/// }
+///
+/// #[derive(broker_core::Data, Debug, PartialEq)]
+/// struct Info {
+///     uid: String,
+///     action: Action,
+///     note: Option<String>,
+/// }
+///
+/// let info = Info { uid: "C1".into(), action: Action::ActionLog, note: None };
+/// let data = info.to_data();
+/// assert_eq!(
+///     data,
+///     Data::Vector(vec![
+///         Data::from("C1"),
+///         Data::EnumValue(EnumValue::new("Notice::ACTION_LOG")),
+///         Data::None,
+///     ])
+/// );
+/// assert_eq!(Info::from_data(&data).unwrap(), info);
+/// ```
+pub use broker_macros::Data;
+
+/// Support for the code that `#[derive(Data)]` generates; not a public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::data::{
+        ConversionError, ConversionErrorKind, Data, EnumValue, FromData, ToData,
+    };
+    pub use ::core::result::Result;
+
+    use crate::data::PathSegment;
+
+    /// The `none` that stands in for a missing trailing record field.
+    static NONE: Data = Data::None;
+
+    /// A vector of already converted elements.
+    pub fn vector<const N: usize>(items: [Data; N]) -> Data {
+        Data::Vector(::std::vec::Vec::from(items))
+    }
+
+    /// The elements of a record of `fields` fields, of which the first
+    /// `required` must be present (the rest are `Option`s).
+    pub fn record(data: &Data, fields: usize, required: usize) -> Result<&[Data], ConversionError> {
+        let items = crate::data::expect_vector(data, "vector")?;
+        if items.len() < required {
+            return Err(ConversionError::new(ConversionErrorKind::WrongLength {
+                expected: fields,
+                at_least: true,
+                found: items.len(),
+            }));
+        }
+        Ok(items)
+    }
+
+    /// Record field `index`, named `name`; `none` if it is missing.
+    pub fn field<T: FromData>(
+        items: &[Data],
+        index: usize,
+        name: &'static str,
+    ) -> Result<T, ConversionError> {
+        T::from_data(items.get(index).unwrap_or(&NONE)).map_err(|e| e.at(PathSegment::Field(name)))
+    }
+
+    /// The elements of a vector of exactly `len` elements.
+    pub fn tuple(data: &Data, len: usize) -> Result<&[Data], ConversionError> {
+        let items = crate::data::expect_vector(data, "vector")?;
+        if items.len() != len {
+            return Err(ConversionError::new(ConversionErrorKind::WrongLength {
+                expected: len,
+                at_least: false,
+                found: items.len(),
+            }));
+        }
+        Ok(items)
+    }
+
+    /// Element `index` of a vector checked by [`tuple`].
+    pub fn element<T: FromData>(items: &[Data], index: usize) -> Result<T, ConversionError> {
+        T::from_data(items.get(index).unwrap_or(&NONE)).map_err(|e| e.at(PathSegment::Index(index)))
+    }
+
+    /// The enum value `name`.
+    pub fn enum_value(name: &str) -> Data {
+        Data::EnumValue(EnumValue::new(name))
+    }
+
+    /// The name of an enum value.
+    pub fn enum_name(data: &Data) -> Result<&str, ConversionError> {
+        match data {
+            Data::EnumValue(value) => Ok(value.name()),
+            other => Err(ConversionError::type_mismatch("enum value", other)),
+        }
+    }
+
+    /// An enum name that matches no variant.
+    pub fn unknown_variant(name: &str) -> ConversionError {
+        ConversionError::new(ConversionErrorKind::UnknownVariant {
+            name: name.to_owned(),
+        })
+    }
+}
+
 /// The names most programs need.
 pub mod prelude {
     pub use crate::data::{
@@ -48,6 +163,9 @@ pub mod prelude {
     };
     pub use crate::topic::Topic;
     pub use crate::zeek::Event;
+    /// `#[derive(Data)]`, next to the `Data` type (as serde's derives sit
+    /// next to its traits).
+    pub use broker_macros::Data;
 }
 
 /// The README's examples, compiled and run as doc tests.

@@ -1,0 +1,4 @@
+#[derive(broker_core::Data)]
+enum Never {}
+
+fn main() {}

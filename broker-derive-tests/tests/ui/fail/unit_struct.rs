@@ -1,0 +1,4 @@
+#[derive(broker_core::Data)]
+struct Marker;
+
+fn main() {}

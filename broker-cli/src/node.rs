@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use broker_core::data::{Data, json};
 use broker_core::options::Options;
-use broker_core::runtime::{Endpoint, Message, StatusEvent, StatusSubscriber};
+use broker_core::runtime::{Endpoint, Message, StatusEvent, StatusSubscriber, Subscriber};
 use broker_core::status::StatusCode;
 use broker_core::topic::Topic;
 use broker_core::zeek::Event;
@@ -352,15 +352,22 @@ pub(crate) async fn run_node(args: NodeArgs) -> anyhow::Result<()> {
                 None => break,
             },
             msg = async { subscriber.as_mut()?.recv().await }, if subscriber.is_some() => {
-                match msg {
-                    Some(msg) => {
-                        print_message(&msg);
-                        written += 1;
-                        if args.exit_after.is_some_and(|n| written >= n) {
-                            break;
-                        }
+                let Some(msg) = msg else { break };
+                // Write what is already waiting in one go; every line is
+                // flushed before the node waits for more.
+                let mut out = std::io::stdout().lock();
+                let mut next = Some(msg);
+                while let Some(msg) = next.take() {
+                    let _ = writeln!(out, "{}", json::data_message_to_json_string(&msg.topic, &msg.data));
+                    written += 1;
+                    if args.exit_after.is_some_and(|n| written >= n) {
+                        break;
                     }
-                    None => break,
+                    next = subscriber.as_mut().and_then(Subscriber::try_recv);
+                }
+                let _ = out.flush();
+                if args.exit_after.is_some_and(|n| written >= n) {
+                    break;
                 }
             }
             _ = &mut stdin_task, if stdin_open => {

@@ -840,14 +840,13 @@ impl Driver {
                     }
                     // Handshake failures of an outbound request count as a
                     // failed attempt of that request.
-                    match conn
+                    let failed_attempt = conn
+                        .filter(|c| !self.core.is_peered(*c))
                         .and_then(|c| self.conns.get(&c))
-                        .and_then(|c| c.request)
-                    {
-                        Some(request) if !self.core.is_peered(conn.unwrap_or(ConnectionId(0))) => {
-                            self.fail_request(request, event);
-                        }
-                        _ => self.emit_error(event),
+                        .and_then(|c| c.request);
+                    match failed_attempt {
+                        Some(request) => self.fail_request(request, event),
+                        None => self.emit_error(event),
                     }
                 }
                 Event::Close { conn, reason } => self.on_close(conn, reason),

@@ -78,12 +78,44 @@ pub use broker_macros::Data;
 /// Support for the code that `#[derive(Data)]` generates; not a public API.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::data::schema::{ZeekType, ZeekTyped};
     pub use crate::data::{
         ConversionError, ConversionErrorKind, Data, EnumValue, FromData, ToData,
     };
     pub use ::core::result::Result;
 
     use crate::data::PathSegment;
+    use crate::data::schema::{EnumType, RecordField, RecordType};
+
+    /// A field of a record's Zeek type.
+    pub fn record_field(name: &str, ty: ZeekType, optional: bool) -> RecordField {
+        RecordField {
+            name: name.into(),
+            ty,
+            optional,
+        }
+    }
+
+    /// A named record type.
+    pub fn record_type(name: &str, fields: ::std::vec::Vec<RecordField>) -> ZeekType {
+        ZeekType::Record(RecordType {
+            name: name.into(),
+            fields,
+        })
+    }
+
+    /// A named enum type.
+    pub fn enum_type(name: &str, values: &[&str]) -> ZeekType {
+        ZeekType::Enum(EnumType {
+            name: name.into(),
+            values: values.iter().map(|v| (*v).into()).collect(),
+        })
+    }
+
+    /// `vector of any`: a fixed-size tuple struct.
+    pub fn vector_of_any() -> ZeekType {
+        ZeekType::Vector(::std::boxed::Box::new(ZeekType::Any))
+    }
 
     /// The `none` that stands in for a missing trailing record field.
     static NONE: Data = Data::None;
@@ -159,7 +191,7 @@ pub mod __private {
 pub mod prelude {
     pub use crate::data::{
         Address, ByteString, Data, DataType, EnumValue, FromData, Port, Protocol, Subnet, Timespan,
-        Timestamp, ToData,
+        Timestamp, ToData, ZeekTyped,
     };
     pub use crate::topic::Topic;
     pub use crate::zeek::Event;

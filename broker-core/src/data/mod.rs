@@ -50,6 +50,7 @@ mod convert;
 pub mod json;
 mod json_stream;
 mod port;
+pub mod schema;
 mod serde_impl;
 mod string;
 mod time;
@@ -63,6 +64,7 @@ pub use address::{Address, Subnet, SubnetError};
 pub(crate) use convert::expect_vector;
 pub use convert::{ConversionError, ConversionErrorKind, FromData, PathSegment, ToData};
 pub use port::{Port, PortParseError, Protocol};
+pub use schema::{ZeekType, ZeekTyped};
 pub use string::{ByteString, EnumValue};
 pub use time::{TimeError, Timespan, Timestamp};
 

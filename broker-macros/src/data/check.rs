@@ -71,6 +71,14 @@ fn check_zeek_names(cx: &mut Ctxt, container: &Container<'_>) {
             format!("`{}` is not a Zeek module name", module.value),
         );
     }
+    if let Some(name) = &container.attrs.name
+        && !is_zeek_name(&name.value)
+    {
+        cx.error_at(
+            name.span,
+            format!("`{}` is not a Zeek type name", name.value),
+        );
+    }
     if let Body::Enum(_, variants) = &container.body {
         for rename in variants.iter().filter_map(|v| v.rename.as_ref()) {
             if !is_zeek_name(&rename.value) {
@@ -111,7 +119,7 @@ fn check_unique_enum_names(cx: &mut Ctxt, container: &Container<'_>) {
 }
 
 /// `Ident(::Ident)*` with ASCII identifier characters.
-fn is_zeek_name(name: &str) -> bool {
+pub(crate) fn is_zeek_name(name: &str) -> bool {
     name.split("::").all(|part| {
         let mut chars = part.chars();
         chars

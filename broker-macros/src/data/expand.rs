@@ -18,6 +18,7 @@ pub(crate) fn expand(container: &Container<'_>) -> TokenStream {
     let private = quote!(#krate::__private);
     let ident = container.ident;
 
+    let zeek_type = zeek_type(container, &private);
     let (to_data, into_data, from_data) = match &container.body {
         Body::Record(fields) => record(&private, fields),
         Body::Tuple(fields) if fields.len() == 1 => newtype(&private, &fields[0]),
@@ -49,8 +50,18 @@ pub(crate) fn expand(container: &Container<'_>) -> TokenStream {
     let from_generics = bounded(container.generics, &syn::parse_quote!(#private::FromData));
     let (from_impl, from_ty, from_where) = from_generics.split_for_impl();
 
+    let typed_generics = bounded(container.generics, &syn::parse_quote!(#private::ZeekTyped));
+    let (typed_impl, typed_ty, typed_where) = typed_generics.split_for_impl();
+
     quote! {
         const _: () = {
+            #[automatically_derived]
+            impl #typed_impl #private::ZeekTyped for #ident #typed_ty #typed_where {
+                fn zeek_type() -> #private::ZeekType {
+                    #zeek_type
+                }
+            }
+
             #[automatically_derived]
             impl #to_impl #private::ToData for #ident #to_ty #to_where {
                 fn to_data(&self) -> #private::Data {
@@ -71,6 +82,42 @@ pub(crate) fn expand(container: &Container<'_>) -> TokenStream {
                 }
             }
         };
+    }
+}
+
+/// The body of `ZeekTyped::zeek_type`: a named record or enum, the inner
+/// type of a newtype, `vector of any` for a fixed-size tuple.
+fn zeek_type(container: &Container<'_>, private: &TokenStream) -> TokenStream {
+    let name = container.zeek_type_name();
+    match &container.body {
+        Body::Record(fields) => {
+            let fields = fields.iter().map(|f| {
+                let ty = f.ty;
+                let optional = f.optional;
+                let field_name = match &f.member {
+                    syn::Member::Named(ident) => ident.to_string(),
+                    syn::Member::Unnamed(index) => index.index.to_string(),
+                };
+                quote_spanned! {ty.span()=>
+                    #private::record_field(
+                        #field_name,
+                        <#ty as #private::ZeekTyped>::zeek_type(),
+                        #optional,
+                    )
+                }
+            });
+            quote!(#private::record_type(#name, ::std::vec![#(#fields),*]))
+        }
+        Body::Tuple(fields) if fields.len() == 1 => {
+            let ty = fields[0].ty;
+            quote_spanned!(ty.span()=> <#ty as #private::ZeekTyped>::zeek_type())
+        }
+        Body::Tuple(_) => quote!(#private::vector_of_any()),
+        Body::Enum(_, variants) => {
+            let names = variants.iter().map(|v| container.enum_name(v));
+            quote!(#private::enum_type(#name, &[#(#names),*]))
+        }
+        Body::Unit(_) | Body::Union(_) => TokenStream::new(),
     }
 }
 

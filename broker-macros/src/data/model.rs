@@ -31,6 +31,8 @@ pub(crate) struct ContainerAttrs {
     pub(crate) module: Option<Attr<String>>,
     /// `rename_all = "…"`: a case rule for variant names.
     pub(crate) rename_all: Option<Attr<RenameRule>>,
+    /// `name = "Conn::Info"`: the Zeek type name in schemas.
+    pub(crate) name: Option<Attr<String>>,
 }
 
 /// The shape of the container.
@@ -116,6 +118,20 @@ impl<'a> Container<'a> {
     }
 }
 
+impl Container<'_> {
+    /// The Zeek type name: `name = …`, else `module::Ident` for an enum
+    /// with a module, else the Rust name.
+    pub(crate) fn zeek_type_name(&self) -> String {
+        if let Some(name) = &self.attrs.name {
+            return name.value.clone();
+        }
+        match (&self.body, &self.attrs.module) {
+            (Body::Enum(..), Some(module)) => format!("{}::{}", module.value, self.ident),
+            _ => self.ident.to_string(),
+        }
+    }
+}
+
 impl ContainerAttrs {
     fn from_ast(cx: &mut Ctxt, attrs: &[syn::Attribute]) -> ContainerAttrs {
         let mut out = ContainerAttrs::default();
@@ -129,6 +145,9 @@ impl ContainerAttrs {
                 } else if meta.path.is_ident("module") {
                     let lit: syn::LitStr = meta.value()?.parse()?;
                     set_once(cx, &mut out.module, "module", lit.value(), lit.span());
+                } else if meta.path.is_ident("name") {
+                    let lit: syn::LitStr = meta.value()?.parse()?;
+                    set_once(cx, &mut out.name, "name", lit.value(), lit.span());
                 } else if meta.path.is_ident("rename_all") {
                     let lit: syn::LitStr = meta.value()?.parse()?;
                     let Some(rule) = RenameRule::from_name(&lit.value()) else {

@@ -1,5 +1,5 @@
 #[derive(broker_core::Data)]
-#[broker(name = "Notice::Action")]
+#[broker(colour = "blue")]
 enum Action {
     #[broker(alias = "LOG")]
     Log,

@@ -40,3 +40,42 @@ fn derives_compile_without_the_prelude() {
     let _ = ::broker_core::data::ToData::to_data(&E::B);
     let _ = ::broker_core::data::ToData::to_data(&Generic { value: 1u8 });
 }
+
+#[::broker_core::event(topic = "/no-prelude", name = "NoPrelude::ping")]
+struct Ping {
+    n: u64,
+    record: Record,
+}
+
+#[::broker_core::event(topic = "/no-prelude")]
+struct Empty;
+
+#[::broker_core::handler]
+fn on_ping(ping: Ping) {
+    let _ = ping.n;
+}
+
+#[::broker_core::handler]
+async fn on_empty(_: Empty, context: ::broker_core::typed::Context) {
+    let _ = context.is_local();
+}
+
+#[::broker_core::published_id(topic = "/no-prelude")]
+static LIMIT: ::broker_core::typed::Published<u64> = ::broker_core::typed::Published::new(3);
+
+#[test]
+fn typed_macros_compile_without_the_prelude() {
+    let ping = Ping {
+        n: 2,
+        record: Record {
+            a: 1,
+            b: ::std::option::Option::None,
+        },
+    };
+    let args = ::broker_core::typed::TypedEvent::to_args(&ping);
+    let back = <Ping as ::broker_core::typed::TypedEvent>::from_args(&args).unwrap();
+    ::std::assert_eq!(back.n, 2);
+    ::std::assert_eq!(<Empty as ::broker_core::typed::TypedEvent>::NAME, "Empty");
+    ::std::assert_eq!(LIMIT.get(), 3);
+    ::std::assert_eq!(LIMIT.name(), ::std::option::Option::Some("LIMIT"));
+}

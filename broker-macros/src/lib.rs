@@ -1,19 +1,24 @@
 //! Procedural macros for `broker-core`.
 //!
-//! Built so far: `#[derive(Data)]`, which implements `ToData` and `FromData`
-//! for records (structs with named fields), tuple structs, newtypes and Zeek
-//! enums (enums of unit variants). Use it through `broker_core::Data`; see
-//! `docs/macros.md` for the mapping and the attributes. `#[event]`,
-//! `#[handler]` and `#[published_id]` are not built yet.
+//! `#[derive(Data)]` implements `ToData`, `FromData` and `ZeekTyped` for
+//! records (structs with named fields), tuple structs, newtypes and Zeek
+//! enums (enums of unit variants); `#[event]` makes a struct a Zeek event,
+//! `#[handler]` registers a function that receives one, `#[published_id]`
+//! registers a `Published<T>` static. Use them through `broker_core`; see
+//! `docs/macros.md`.
 //!
 //! The derive is a pipeline in the style of serde_derive: `data::model`
 //! parses the input into our own model, `data::check` runs named checks
 //! that collect spanned errors (all reported in one compile), and
 //! `data::expand` generates the code.
 
+mod attr;
 mod case;
 mod ctxt;
 mod data;
+mod event;
+mod handler;
+mod published;
 
 use proc_macro::TokenStream;
 
@@ -35,6 +40,41 @@ use proc_macro::TokenStream;
 pub fn derive_data(input: TokenStream) -> TokenStream {
     let input = syn::parse_macro_input!(input as syn::DeriveInput);
     data::derive(&input)
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
+}
+
+/// Makes a struct a Zeek event: its fields are the arguments, in order.
+///
+/// `#[event(topic = "zeek/alerts", name = "Alerts::scan")]`: `topic` (required)
+/// is where the event is published and where handlers subscribe; `name`
+/// (default: the struct's name) is the Zeek event name; `crate = "path"`
+/// overrides the path to `broker_core`. Implements `TypedEvent` and registers
+/// the event (for schemas and the auto-publish topic).
+#[proc_macro_attribute]
+pub fn event(args: TokenStream, item: TokenStream) -> TokenStream {
+    event::expand(args.into(), item.into())
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
+}
+
+/// Registers a `fn` or `async fn` taking an event (and optionally a
+/// `Context`) as a handler of that event.
+///
+/// `#[handler(topic = "zeek/")]` subscribes to a wider prefix than the
+/// event's own topic; `crate = "path"` as for `#[event]`.
+#[proc_macro_attribute]
+pub fn handler(args: TokenStream, item: TokenStream) -> TokenStream {
+    handler::expand(args.into(), item.into())
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
+}
+
+/// Registers a `static NAME: Published<T>` as the Zeek identifier `name`
+/// (default: the static's name), updated by `IdentifierUpdate`s on `topic`.
+#[proc_macro_attribute]
+pub fn published_id(args: TokenStream, item: TokenStream) -> TokenStream {
+    published::expand(args.into(), item.into())
         .unwrap_or_else(syn::Error::into_compile_error)
         .into()
 }

@@ -46,6 +46,13 @@ use super::{
 };
 
 /// Converts a Rust value into a Broker [`Data`].
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be converted to Broker data",
+    label = "no Broker conversion for this type",
+    note = "Broker values are numbers, strings, addresses, subnets, ports, Timestamp, \
+            Timespan, enums, Option, Vec, sets and maps of these; \
+            derive the rest with `#[derive(broker_core::Data)]`"
+)]
 pub trait ToData {
     /// The value as Broker data.
     fn to_data(&self) -> Data;
@@ -70,6 +77,11 @@ pub trait ToData {
 }
 
 /// Converts a Broker [`Data`] into a Rust value, checking its type.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be read from Broker data",
+    label = "no Broker conversion for this type",
+    note = "derive it with `#[derive(broker_core::Data)]` or implement `FromData`"
+)]
 pub trait FromData: Sized {
     /// The value, or an error naming the expected and the found type.
     fn from_data(data: &Data) -> Result<Self, ConversionError>;

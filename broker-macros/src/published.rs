@@ -1,0 +1,101 @@
+//! `#[published_id(topic = "…", name = "…")]` on a `static X: Published<T>`.
+
+use proc_macro2::{Span, TokenStream};
+use quote::{ToTokens, quote};
+
+use crate::attr::{self, Args};
+use crate::ctxt::Ctxt;
+
+/// The static, registered under its Zeek name.
+pub(crate) fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
+    let mut cx = Ctxt::default();
+    let mut args = Args::parse(&mut cx, "published_id", &["topic", "name", "crate"], args);
+    let krate = args.krate(&mut cx);
+    let topic = args.take("topic");
+    let name = args.take("name");
+    match &topic {
+        Some(topic) => attr::check_topic(&mut cx, topic),
+        None => cx.error_at(
+            Span::call_site(),
+            "#[published_id] needs a topic: #[published_id(topic = \"…\")]",
+        ),
+    }
+    if let Some(name) = &name {
+        attr::check_zeek_name(&mut cx, name);
+    }
+
+    let item: syn::Item = syn::parse2(item)?;
+    let syn::Item::Static(stat) = &item else {
+        cx.error_spanned_by(
+            crate::event::first_token(&item),
+            "#[published_id] goes on a `static NAME: Published<T> = Published::new(…);`",
+        );
+        cx.check()?;
+        return Ok(item.into_token_stream());
+    };
+    if let syn::StaticMutability::Mut(m) = &stat.mutability {
+        cx.error_spanned_by(
+            m,
+            "a published id cannot be `static mut`: `Published<T>` is updated through `&self`",
+        );
+    }
+    let value_ty = published_arg(&stat.ty);
+    if value_ty.is_none() {
+        cx.error_spanned_by(&stat.ty, "a published id has the type `Published<T>`");
+    }
+    if name.is_none() && !crate::data::check::is_zeek_name(&stat.ident.to_string()) {
+        cx.error_at(
+            stat.ident.span(),
+            "this name is not a Zeek identifier; give one with `name = \"…\"`",
+        );
+    }
+    cx.check()?;
+    let (Some(value_ty), Some(topic)) = (value_ty, topic) else {
+        return Ok(item.into_token_stream());
+    };
+
+    let private = quote!(#krate::__private);
+    let ident = &stat.ident;
+    let ident_text = ident.to_string();
+    let name = name.map_or_else(|| ident_text.clone(), |n| n.value);
+    let topic = topic.value;
+    let (attrs, vis, ty, expr) = (&stat.attrs, &stat.vis, &stat.ty, &stat.expr);
+    Ok(quote! {
+        #(#attrs)*
+        #vis static #ident: #ty = #private::Published::with_id(#expr, #name, #topic);
+
+        const _: () = {
+            fn cell() -> &'static dyn #private::PublishedCell {
+                &#ident
+            }
+
+            #private::inventory::submit! {
+                #private::PublishedInfo {
+                    name: #name,
+                    topic: #topic,
+                    rust_path: ::core::concat!(::core::module_path!(), "::", #ident_text),
+                    cell,
+                    zeek_type: <#value_ty as #private::ZeekTyped>::zeek_type,
+                }
+            }
+        };
+    })
+}
+
+/// `T` in a type written `Published<T>` (with any path before it).
+fn published_arg(ty: &syn::Type) -> Option<&syn::Type> {
+    let syn::Type::Path(path) = ty else {
+        return None;
+    };
+    let last = path.path.segments.last()?;
+    if last.ident != "Published" {
+        return None;
+    }
+    let syn::PathArguments::AngleBracketed(args) = &last.arguments else {
+        return None;
+    };
+    match args.args.iter().collect::<Vec<_>>().as_slice() {
+        [syn::GenericArgument::Type(inner)] => Some(inner),
+        _ => None,
+    }
+}

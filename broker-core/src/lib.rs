@@ -96,6 +96,13 @@ pub mod __private {
 
     use crate::data::PathSegment;
 
+    /// A registered published id as the registry sees it.
+    pub fn published_cell<T: FromData + ToData + Send + Sync>(
+        id: &'static Published<T>,
+    ) -> &'static dyn PublishedCell {
+        id
+    }
+
     /// A `Vec` of `items`.
     pub fn list<T, const N: usize>(items: [T; N]) -> Vec<T> {
         Vec::from(items)

@@ -1,7 +1,8 @@
 //! `#[published_id(topic = "…", name = "…")]` on a `static X: Published<T>`.
 
 use proc_macro2::{Span, TokenStream};
-use quote::{ToTokens, quote};
+use quote::{ToTokens, quote, quote_spanned};
+use syn::spanned::Spanned;
 
 use crate::attr::{self, Args};
 use crate::ctxt::Ctxt;
@@ -60,13 +61,15 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenS
     let name = name.map_or_else(|| ident_text.clone(), |n| n.value);
     let topic = topic.value;
     let (attrs, vis, ty, expr) = (&stat.attrs, &stat.vis, &stat.ty, &stat.expr);
+    // Spanned at `T`, so a value type without conversions is reported there.
+    let cell = quote_spanned!(value_ty.span()=> #private::published_cell::<#value_ty>(&#ident));
     Ok(quote! {
         #(#attrs)*
         #vis static #ident: #ty = #private::Published::with_id(#expr, #name, #topic);
 
         const _: () = {
             fn cell() -> &'static dyn #private::PublishedCell {
-                &#ident
+                #cell
             }
 
             #private::inventory::submit! {

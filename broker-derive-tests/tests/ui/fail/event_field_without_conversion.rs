@@ -1,0 +1,9 @@
+struct NotData;
+
+#[broker_core::event(topic = "/t")]
+struct Bad {
+    ok: u64,
+    bad: NotData,
+}
+
+fn main() {}

@@ -1,0 +1,6 @@
+#[broker_core::handler]
+struct Handler {
+    n: u64,
+}
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[broker_core::published_id(topic = "/config", name = "Site::limit")]
+static mut LIMIT: broker_core::typed::Published<u64> = broker_core::typed::Published::new(1);
+
+fn main() {}

@@ -160,6 +160,10 @@ pub struct TlsConfig {
     mode: TlsMode,
     client: Arc<ClientConfig>,
     server: Arc<ServerConfig>,
+    /// The WebSocket gateway's server side: in the default mode it asks for
+    /// no client certificate (third-party clients have none); otherwise the
+    /// same mutual TLS as peering.
+    websocket_server: Arc<ServerConfig>,
     verify_hostname: bool,
     handshake_timeout: Duration,
 }
@@ -187,9 +191,10 @@ impl TlsConfig {
             return Ok(None);
         }
         let provider = provider();
-        let (mode, client, server) = if options.authentication_enabled() {
+        let (mode, client, server, websocket_server) = if options.authentication_enabled() {
             let (client, server) = authenticated(options, &provider)?;
-            (TlsMode::Authenticated, client, server)
+            let server = Arc::new(server);
+            (TlsMode::Authenticated, client, server.clone(), server)
         } else {
             if options.ssl_verify_hostname {
                 return Err(TlsError::MissingOption {
@@ -197,13 +202,19 @@ impl TlsConfig {
                     why: "ssl_verify_hostname needs certificates to check names against",
                 });
             }
-            let (client, server) = unauthenticated(&provider)?;
-            (TlsMode::Unauthenticated, client, server)
+            let (client, server, websocket_server) = unauthenticated(&provider)?;
+            (
+                TlsMode::Unauthenticated,
+                client,
+                Arc::new(server),
+                Arc::new(websocket_server),
+            )
         };
         Ok(Some(TlsConfig {
             mode,
             client: Arc::new(client),
-            server: Arc::new(server),
+            server,
+            websocket_server,
             verify_hostname: options.ssl_verify_hostname,
             handshake_timeout: options.handshake_timeout,
         }))
@@ -253,7 +264,24 @@ impl TlsConfig {
         &self,
         stream: TcpStream,
     ) -> Result<tokio_rustls::server::TlsStream<TcpStream>, String> {
-        let acceptor = tokio_rustls::TlsAcceptor::from(self.server.clone());
+        self.accept_with(self.server.clone(), stream).await
+    }
+
+    /// Like [`TlsConfig::accept`], for a WebSocket client.
+    pub(crate) async fn accept_websocket(
+        &self,
+        stream: TcpStream,
+    ) -> Result<tokio_rustls::server::TlsStream<TcpStream>, String> {
+        self.accept_with(self.websocket_server.clone(), stream)
+            .await
+    }
+
+    async fn accept_with(
+        &self,
+        config: Arc<ServerConfig>,
+        stream: TcpStream,
+    ) -> Result<tokio_rustls::server::TlsStream<TcpStream>, String> {
+        let acceptor = tokio_rustls::TlsAcceptor::from(config);
         match tokio::time::timeout(self.handshake_timeout, acceptor.accept(stream)).await {
             Ok(Ok(tls)) => Ok(tls),
             Ok(Err(e)) => Err(describe_io_error(&e)),
@@ -287,7 +315,7 @@ pub(crate) fn tls_error(e: &std::io::Error) -> Option<&rustls::Error> {
 
 fn unauthenticated(
     provider: &Arc<CryptoProvider>,
-) -> Result<(ClientConfig, ServerConfig), TlsError> {
+) -> Result<(ClientConfig, ServerConfig, ServerConfig), TlsError> {
     let generated = rcgen::generate_simple_self_signed(vec![PLACEHOLDER_SERVER_NAME.to_owned()])
         .map_err(config_error)?;
     let chain = vec![generated.cert.der().clone()];
@@ -306,9 +334,15 @@ fn unauthenticated(
         .with_safe_default_protocol_versions()
         .map_err(config_error)?
         .with_client_cert_verifier(any)
+        .with_single_cert(chain.clone(), key.clone_key())
+        .map_err(config_error)?;
+    let websocket_server = ServerConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(config_error)?
+        .with_no_client_auth()
         .with_single_cert(chain, key)
         .map_err(config_error)?;
-    Ok((client, server))
+    Ok((client, server, websocket_server))
 }
 
 /// Accepts any certificate, but checks that the peer signed the handshake

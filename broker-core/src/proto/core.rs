@@ -25,6 +25,7 @@ use crate::status::{ErrorCode, StatusCode};
 use crate::topic::Topic;
 
 type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
+type HashSet<K> = std::collections::HashSet<K, foldhash::fast::RandomState>;
 
 /// What the core does when a peer's outbound queue is full.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
@@ -265,6 +266,10 @@ pub struct Core {
     /// Established peerings by peer id.
     peers: HashMap<EndpointId, ConnectionId>,
     subscriptions: PrefixIndex<SubscriberId>,
+    /// Subscribers that act as peers (WebSocket clients): they also receive
+    /// this endpoint's own publications, and publish through
+    /// [`Core::publish_from`].
+    clients: HashSet<SubscriberId>,
     /// What we advertise: the normalized union of subscriptions and forwards.
     local_filter: LocalFilter,
     /// `local_filter` as sent: rebuilt, and sent to peers, when dirty.
@@ -289,6 +294,7 @@ impl Core {
             conns: HashMap::default(),
             peers: HashMap::default(),
             subscriptions: PrefixIndex::new(),
+            clients: HashSet::default(),
             local_filter: LocalFilter::default(),
             filter: Vec::new(),
             filter_dirty: false,
@@ -545,6 +551,17 @@ impl Core {
         for prefix in prefixes {
             self.unsubscribe(sub, prefix);
         }
+        self.clients.remove(&sub);
+    }
+
+    /// Makes a local subscriber a *client*: a peer that is attached to this
+    /// endpoint without the native protocol (a WebSocket client). Besides
+    /// what peers send, it receives this endpoint's own publications, and it
+    /// publishes with [`Core::publish_from`]. Its subscriptions are made with
+    /// [`Core::subscribe`] and become part of the advertised filter, and
+    /// [`Core::remove_subscriber`] removes it.
+    pub fn add_client(&mut self, sub: SubscriberId) {
+        self.clients.insert(sub);
     }
 
     /// Asks peers for messages on `prefix` without delivering them locally
@@ -566,8 +583,70 @@ impl Core {
         self.publish_encoded(topic, &payload)
     }
 
-    /// Like [`Core::publish`], with the value already in bin v1.
+    /// Like [`Core::publish`], with the value already in bin v1. Clients
+    /// (see [`Core::add_client`]) whose subscriptions match receive it too.
     pub fn publish_encoded(&mut self, topic: &Topic, payload: &[u8]) -> usize {
+        let n = self.publish_to_peers(topic, payload);
+        if !self.clients.is_empty() {
+            let clients = self.local_matches(topic, None, true);
+            // Our own encoding: it decodes, or nobody local can read it.
+            if !clients.is_empty()
+                && let Ok(data) = bin::decode(payload)
+            {
+                self.events.push_back(Event::Deliver {
+                    topic: topic.clone(),
+                    data,
+                    subscribers: clients,
+                });
+            }
+        }
+        n
+    }
+
+    /// Publishes on behalf of the client `source`: to every peer whose
+    /// filter matches, and to every local subscriber and client whose
+    /// subscriptions match, except `source` itself. `payload` is `data` in
+    /// bin v1. Returns the number of peers it was queued for.
+    pub fn publish_from(
+        &mut self,
+        source: SubscriberId,
+        topic: &Topic,
+        payload: &[u8],
+        data: Data,
+    ) -> usize {
+        let n = self.publish_to_peers(topic, payload);
+        let local = self.local_matches(topic, Some(source), false);
+        if !local.is_empty() {
+            self.events.push_back(Event::Deliver {
+                topic: topic.clone(),
+                data,
+                subscribers: local,
+            });
+        }
+        n
+    }
+
+    /// The local subscribers matching `topic` (only clients if
+    /// `clients_only`), without `except`, sorted and unique.
+    fn local_matches(
+        &self,
+        topic: &Topic,
+        except: Option<SubscriberId>,
+        clients_only: bool,
+    ) -> Vec<SubscriberId> {
+        let mut subs: Vec<SubscriberId> = self
+            .subscriptions
+            .matches(topic.as_str().as_bytes())
+            .copied()
+            .filter(|s| Some(*s) != except && (!clients_only || self.clients.contains(s)))
+            .collect();
+        subs.sort_unstable();
+        subs.dedup();
+        subs
+    }
+
+    /// Queues a message of ours for every peer whose filter matches.
+    fn publish_to_peers(&mut self, topic: &Topic, payload: &[u8]) -> usize {
         self.next_seq += 1;
         let origin = Origin {
             endpoint: self.config.id,

@@ -10,6 +10,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
+use super::client::{ClientClosed, ClientQueue, Push};
 use super::io::{self, ConnTasks, Input, IoEvent, PeerStream};
 use super::{
     EndpointError, EndpointInfo, ErrorEvent, Message, NetworkInfo, PeerInfo, Status, StatusEvent,
@@ -85,11 +86,18 @@ pub(crate) enum Control {
     Flush {
         reply: oneshot::Sender<oneshot::Receiver<()>>,
     },
-    ReportError {
-        error: ErrorEvent,
-    },
     Shutdown {
         reply: Option<oneshot::Sender<()>>,
+    },
+    /// A client (see `client.rs`) subscribed to `prefixes`.
+    AttachClient {
+        prefixes: Vec<Topic>,
+        queue: Arc<ClientQueue>,
+        reply: oneshot::Sender<SubscriberId>,
+    },
+    /// A listener of a gateway, aborted at shutdown.
+    AddListener {
+        task: tokio::task::JoinHandle<()>,
     },
 }
 
@@ -97,6 +105,9 @@ pub(crate) enum Control {
 pub(crate) struct Publish {
     pub(crate) topic: Topic,
     pub(crate) payload: Vec<u8>,
+    /// The client publishing, with the value for local delivery; `None`
+    /// for the endpoint's own publications.
+    pub(crate) source: Option<(SubscriberId, crate::data::Data)>,
 }
 
 /// How many publish requests wait in the channel at most.
@@ -137,6 +148,7 @@ pub(crate) fn spawn(
         conns: HashMap::new(),
         requests: HashMap::new(),
         subscribers: HashMap::new(),
+        clients: HashMap::new(),
         status_subs: Vec::new(),
         peer_waiters: Vec::new(),
         flush_waiters: Vec::new(),
@@ -199,6 +211,8 @@ struct Driver {
     conns: HashMap<ConnectionId, Conn>,
     requests: HashMap<u64, PeerRequest>,
     subscribers: HashMap<SubscriberId, Sub>,
+    /// Attached clients: their queues and prefixes.
+    clients: HashMap<SubscriberId, (Arc<ClientQueue>, Vec<Topic>)>,
     status_subs: Vec<(mpsc::Sender<StatusEvent>, bool)>,
     peer_waiters: Vec<(EndpointId, oneshot::Sender<()>)>,
     flush_waiters: Vec<oneshot::Sender<()>>,
@@ -240,7 +254,7 @@ impl Driver {
                     Some(Control::Shutdown { reply }) => {
                         // Messages published before the shutdown still go out.
                         while let Ok(msg) = publish.try_recv() {
-                            self.core.publish_encoded(&msg.topic, &msg.payload);
+                            self.publish(msg);
                         }
                         self.flush_all();
                         self.begin_shutdown(reply);
@@ -277,15 +291,13 @@ impl Driver {
                     }
                 }
                 Some(msg) = publish.recv(), if publish_open => {
-                    self.core.publish_encoded(&msg.topic, &msg.payload);
+                    self.publish(msg);
                     for _ in 0..PUBLISH_BATCH {
                         if !self.core.can_publish(now) {
                             break;
                         }
                         match publish.try_recv() {
-                            Ok(msg) => {
-                                self.core.publish_encoded(&msg.topic, &msg.payload);
-                            }
+                            Ok(msg) => self.publish(msg),
                             Err(_) => break,
                         }
                     }
@@ -316,9 +328,19 @@ impl Driver {
         for (_, conn) in self.conns.drain() {
             conn.tasks.close();
         }
+        for (_, (queue, _)) in self.clients.drain() {
+            queue.close(ClientClosed::Shutdown);
+        }
         for reply in self.shutdown_replies.drain(..) {
             let _ = reply.send(());
         }
+    }
+
+    fn publish(&mut self, msg: Publish) {
+        match msg.source {
+            None => self.core.publish_encoded(&msg.topic, &msg.payload),
+            Some((sub, data)) => self.core.publish_from(sub, &msg.topic, &msg.payload, data),
+        };
     }
 
     fn now(&self) -> std::time::Instant {
@@ -483,8 +505,28 @@ impl Driver {
                 self.flush_waiters.push(tx);
                 let _ = reply.send(rx);
             }
-            Control::ReportError { error } => self.emit_error(error),
             Control::Shutdown { reply } => self.begin_shutdown(reply),
+            Control::AttachClient {
+                prefixes,
+                queue,
+                reply,
+            } => {
+                self.next_sub += 1;
+                let sub = SubscriberId(self.next_sub);
+                for prefix in &prefixes {
+                    self.core.subscribe(sub, prefix.clone());
+                }
+                self.core.add_client(sub);
+                self.clients.insert(sub, (queue, prefixes));
+                let _ = reply.send(sub);
+            }
+            Control::AddListener { task } => {
+                if self.shutting_down.is_some() {
+                    task.abort();
+                } else {
+                    self.listeners.push(task);
+                }
+            }
         }
     }
 
@@ -605,6 +647,10 @@ impl Driver {
     fn remove_subscriber(&mut self, sub: SubscriberId) {
         if let Some(s) = self.subscribers.remove(&sub) {
             self.core.remove_subscriber(sub, &s.prefixes);
+        }
+        if let Some((queue, prefixes)) = self.clients.remove(&sub) {
+            self.core.remove_subscriber(sub, &prefixes);
+            queue.close(ClientClosed::Shutdown);
         }
         self.pending.retain(|(s, _)| *s != sub);
     }
@@ -871,6 +917,21 @@ impl Driver {
                 topic: topic.clone(),
                 data: value,
             };
+            // Clients never hold the driver up: their queues apply the
+            // overflow policy at once.
+            if let Some((queue, _)) = self.clients.get(&sub) {
+                match queue.push(msg) {
+                    Push::Queued => {}
+                    Push::Dropped => {
+                        tracing::debug!("client {}: queue full, message dropped", sub.0);
+                    }
+                    Push::Overflow | Push::Closed => {
+                        tracing::warn!("client {}: queue overflow, disconnecting", sub.0);
+                        self.remove_subscriber(sub);
+                    }
+                }
+                continue;
+            }
             if !self.pending.is_empty() {
                 self.pending.push_back((sub, msg));
                 continue;

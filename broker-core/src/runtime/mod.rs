@@ -27,8 +27,12 @@
 //! });
 //! ```
 
+mod client;
 mod driver;
 mod io;
+
+pub(crate) use client::{ClientClosed, ClientLink, LocalClient};
+pub(crate) use io::bind;
 
 use std::fmt;
 use std::future::Future;
@@ -174,9 +178,7 @@ struct Inner {
     publish: mpsc::Sender<Publish>,
     handle: tokio::runtime::Handle,
     runtime: Option<tokio::runtime::Runtime>,
-    /// State of the layers above the runtime (the typed layer's dispatcher),
-    /// one value per type.
-    extensions: std::sync::Mutex<Vec<Arc<dyn std::any::Any + Send + Sync>>>,
+    tls: Option<Arc<TlsConfig>>,
 }
 
 impl Drop for Inner {
@@ -185,19 +187,6 @@ impl Drop for Inner {
         if let Some(rt) = self.runtime.take() {
             rt.shutdown_background();
         }
-    }
-}
-
-/// A handle to an [`Endpoint`] that does not keep it alive.
-#[derive(Clone, Debug)]
-pub struct WeakEndpoint {
-    inner: std::sync::Weak<Inner>,
-}
-
-impl WeakEndpoint {
-    /// The endpoint, unless it has been dropped.
-    pub fn upgrade(&self) -> Option<Endpoint> {
-        self.inner.upgrade().map(|inner| Endpoint { inner })
     }
 }
 
@@ -277,7 +266,7 @@ impl Endpoint {
             );
         }
         let id = options.endpoint_id.unwrap_or_else(random_id);
-        let (control, publish) = driver::spawn(&handle, id, options.clone(), tls);
+        let (control, publish) = driver::spawn(&handle, id, options.clone(), tls.clone());
         Ok(Endpoint {
             inner: Arc::new(Inner {
                 id,
@@ -286,45 +275,22 @@ impl Endpoint {
                 publish,
                 handle,
                 runtime,
-                extensions: std::sync::Mutex::default(),
+                tls,
             }),
         })
     }
 
-    /// The tokio runtime the endpoint's tasks run on.
-    pub fn runtime_handle(&self) -> &tokio::runtime::Handle {
-        &self.inner.handle
-    }
-
-    /// A handle that does not keep the endpoint alive.
-    pub fn downgrade(&self) -> WeakEndpoint {
-        WeakEndpoint {
-            inner: Arc::downgrade(&self.inner),
-        }
-    }
-
-    /// The endpoint's value of type `T` for a layer built on the runtime,
-    /// made by `init` on first use.
-    pub(crate) fn extension<T: Send + Sync + 'static>(&self, init: impl FnOnce() -> T) -> Arc<T> {
-        let mut extensions = self
-            .inner
-            .extensions
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        for ext in extensions.iter() {
-            if let Ok(found) = Arc::clone(ext).downcast::<T>() {
-                return found;
-            }
-        }
-        let value = Arc::new(init());
-        extensions.push(value.clone());
-        value
-    }
-
-    /// Delivers `error` to the status subscribers as if the endpoint had
-    /// raised it (layers above the runtime report their errors this way).
-    pub(crate) fn report_error(&self, error: ErrorEvent) {
-        let _ = self.inner.control.send(Control::ReportError { error });
+    /// A link to the driver for gateways (it does not keep the endpoint
+    /// alive), the TLS configuration they share with peering, and the
+    /// runtime to spawn their tasks on.
+    pub(crate) fn gateway_parts(
+        &self,
+    ) -> (ClientLink, Option<Arc<TlsConfig>>, tokio::runtime::Handle) {
+        let link = ClientLink {
+            control: self.inner.control.clone(),
+            publish: self.inner.publish.clone(),
+        };
+        (link, self.inner.tls.clone(), self.inner.handle.clone())
     }
 
     /// This endpoint's id.
@@ -550,6 +516,7 @@ impl Endpoint {
         let msg = Publish {
             topic: topic.into_topic()?,
             payload: bin::encode(&data.into_data()),
+            source: None,
         };
         self.inner
             .publish
@@ -568,6 +535,7 @@ impl Endpoint {
         let msg = Publish {
             topic: topic.into_topic()?,
             payload: bin::encode(&data.into_data()),
+            source: None,
         };
         self.inner.publish.try_send(msg).map_err(|e| match e {
             mpsc::error::TrySendError::Full(_) => EndpointError::WouldBlock,

@@ -828,3 +828,69 @@ fn version_2_is_chosen_between_our_endpoints_and_1_with_broker() {
     net.drive();
     assert_eq!(net.received[1].len(), 1);
 }
+
+// ---- clients (peers attached without the native protocol) -------------------
+
+fn delivered_to(events: &[Event]) -> Vec<(String, Vec<SubscriberId>)> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Deliver {
+                topic, subscribers, ..
+            } => Some((topic.as_str().to_owned(), subscribers.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+fn drain(core: &mut Core) -> Vec<Event> {
+    std::iter::from_fn(|| core.poll_event()).collect()
+}
+
+#[test]
+fn client_receives_local_publications_but_plain_subscribers_do_not() {
+    let mut core = Core::new(Config::new(id(1)));
+    let (plain, client) = (SubscriberId(1), SubscriberId(2));
+    core.subscribe(plain, topic("/t"));
+    core.subscribe(client, topic("/t"));
+    core.add_client(client);
+    core.publish(&topic("/t/x"), &Data::Count(1));
+    core.publish(&topic("/other"), &Data::Count(2));
+    assert_eq!(
+        delivered_to(&drain(&mut core)),
+        [("/t/x".into(), vec![client])]
+    );
+}
+
+#[test]
+fn client_publication_reaches_peers_and_local_subscribers_but_not_its_source() {
+    let mut net = Net::new(2, false);
+    net.subscribe(1, "/t");
+    net.connect(0, 1);
+    net.drive();
+    let (plain, a, b) = (SubscriberId(10), SubscriberId(11), SubscriberId(12));
+    for sub in [plain, a, b] {
+        net.nodes[0].subscribe(sub, topic("/t"));
+    }
+    net.nodes[0].add_client(a);
+    net.nodes[0].add_client(b);
+    let value = Data::Count(7);
+    let payload = crate::data::bin::encode(&value);
+    assert_eq!(
+        net.nodes[0].publish_from(a, &topic("/t/x"), &payload, value.clone()),
+        1
+    );
+    assert_eq!(
+        delivered_to(&drain(&mut net.nodes[0])),
+        [("/t/x".into(), vec![plain, b])]
+    );
+    net.drive();
+    assert_eq!(net.received[1], [("/t/x".to_owned(), value)]);
+    // A removed client gets nothing more; the other one still does.
+    net.nodes[0].remove_subscriber(b, &[topic("/t")]);
+    net.nodes[0].publish(&topic("/t/y"), &Data::Count(8));
+    assert_eq!(
+        delivered_to(&drain(&mut net.nodes[0])),
+        [("/t/y".into(), vec![a])]
+    );
+}

@@ -1,0 +1,330 @@
+//! Clients: peers attached to the endpoint without the native protocol (the
+//! WebSocket gateway's clients).
+//!
+//! A client is routed by the same core as native peers: it has its own
+//! filter, receives what native peers, local publishers and other clients
+//! publish under it, never its own publications, and what it publishes
+//! reaches native peers, local subscribers and other clients (see
+//! [`Core::add_client`](crate::proto::Core::add_client)).
+//!
+//! Deliveries go into a bounded [`ClientQueue`] that never makes the driver
+//! wait: when it is full, the overflow policy applies at once.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use tokio::sync::{Notify, mpsc, oneshot};
+
+use super::driver::{Control, Publish};
+use super::{EndpointError, Message};
+use crate::data::{Data, bin};
+use crate::proto::{OverflowPolicy, SubscriberId};
+use crate::topic::Topic;
+
+/// What became of a message offered to a [`ClientQueue`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Push {
+    /// It was queued.
+    Queued,
+    /// The queue was full and a message was dropped (the new one or the
+    /// oldest, by policy).
+    Dropped,
+    /// The queue was full and the policy is to disconnect: the queue is
+    /// closed now.
+    Overflow,
+    /// The queue was closed already.
+    Closed,
+}
+
+/// Why a client's queue closed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ClientClosed {
+    /// The client was too slow and the policy is `Disconnect`.
+    Overflow,
+    /// The endpoint shut down.
+    Shutdown,
+}
+
+struct QueueState {
+    items: VecDeque<Message>,
+    closed: Option<ClientClosed>,
+    dropped: u64,
+}
+
+/// A bounded queue of messages for one client, filled by the driver and
+/// drained by the client's connection task.
+pub(crate) struct ClientQueue {
+    state: Mutex<QueueState>,
+    ready: Notify,
+    capacity: usize,
+    policy: OverflowPolicy,
+}
+
+impl ClientQueue {
+    /// A queue of at most `capacity` messages (at least one).
+    pub(crate) fn new(capacity: usize, policy: OverflowPolicy) -> ClientQueue {
+        ClientQueue {
+            state: Mutex::new(QueueState {
+                items: VecDeque::new(),
+                closed: None,
+                dropped: 0,
+            }),
+            ready: Notify::new(),
+            capacity: capacity.max(1),
+            policy,
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, QueueState> {
+        // A panic while holding this lock cannot leave the queue
+        // inconsistent (every update is a single push or pop).
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Offers a message; never waits.
+    pub(crate) fn push(&self, msg: Message) -> Push {
+        let result = {
+            let mut state = self.lock();
+            if state.closed.is_some() {
+                return Push::Closed;
+            }
+            if state.items.len() < self.capacity {
+                state.items.push_back(msg);
+                Push::Queued
+            } else {
+                match self.policy {
+                    OverflowPolicy::DropNewest => {
+                        state.dropped += 1;
+                        Push::Dropped
+                    }
+                    OverflowPolicy::DropOldest => {
+                        state.items.pop_front();
+                        state.items.push_back(msg);
+                        state.dropped += 1;
+                        Push::Dropped
+                    }
+                    OverflowPolicy::Disconnect => {
+                        state.items.clear();
+                        state.closed = Some(ClientClosed::Overflow);
+                        Push::Overflow
+                    }
+                }
+            }
+        };
+        self.ready.notify_one();
+        result
+    }
+
+    /// Closes the queue; the consumer sees `cause` once the queue is empty
+    /// (at once for an overflow, which clears it).
+    pub(crate) fn close(&self, cause: ClientClosed) {
+        {
+            let mut state = self.lock();
+            if state.closed.is_none() {
+                state.closed = Some(cause);
+            }
+        }
+        self.ready.notify_one();
+    }
+
+    /// The next message, waiting for one; the cause once closed.
+    pub(crate) async fn pop(&self) -> Result<Message, ClientClosed> {
+        loop {
+            let notified = self.ready.notified();
+            {
+                let mut state = self.lock();
+                if let Some(msg) = state.items.pop_front() {
+                    return Ok(msg);
+                }
+                if let Some(cause) = state.closed {
+                    return Err(cause);
+                }
+            }
+            notified.await;
+        }
+    }
+
+    /// The next message if one is waiting.
+    pub(crate) fn try_pop(&self) -> Option<Message> {
+        self.lock().items.pop_front()
+    }
+
+    /// Messages waiting now.
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.lock().items.len()
+    }
+
+    /// Messages dropped by the overflow policy so far.
+    pub(crate) fn dropped(&self) -> u64 {
+        self.lock().dropped
+    }
+}
+
+/// A way to reach an endpoint's driver that does not keep the endpoint
+/// alive (a gateway's tasks hold this, not an [`Endpoint`](super::Endpoint)).
+#[derive(Clone)]
+pub(crate) struct ClientLink {
+    pub(super) control: mpsc::UnboundedSender<Control>,
+    pub(super) publish: mpsc::Sender<Publish>,
+}
+
+impl ClientLink {
+    /// Attaches a client subscribed to `prefixes`, with a queue of
+    /// `capacity` messages under `policy`.
+    pub(crate) async fn attach(
+        &self,
+        prefixes: Vec<Topic>,
+        capacity: usize,
+        policy: OverflowPolicy,
+    ) -> Result<LocalClient, EndpointError> {
+        let queue = Arc::new(ClientQueue::new(capacity, policy));
+        let (reply, wait) = oneshot::channel();
+        self.control
+            .send(Control::AttachClient {
+                prefixes,
+                queue: queue.clone(),
+                reply,
+            })
+            .map_err(|_| EndpointError::Closed)?;
+        let id = wait.await.map_err(|_| EndpointError::Closed)?;
+        Ok(LocalClient {
+            id,
+            queue,
+            link: self.clone(),
+        })
+    }
+
+    /// Hands a task to the driver, which aborts it when the endpoint shuts
+    /// down (a gateway's listener).
+    pub(crate) fn add_listener(
+        &self,
+        task: tokio::task::JoinHandle<()>,
+    ) -> Result<(), EndpointError> {
+        self.control
+            .send(Control::AddListener { task })
+            .map_err(|e| {
+                if let Control::AddListener { task } = e.0 {
+                    task.abort();
+                }
+                EndpointError::Closed
+            })
+    }
+
+    /// Resolves once the endpoint's driver has stopped.
+    pub(crate) async fn closed(&self) {
+        self.control.closed().await;
+    }
+}
+
+/// An attached client; detached when dropped.
+pub(crate) struct LocalClient {
+    id: SubscriberId,
+    queue: Arc<ClientQueue>,
+    link: ClientLink,
+}
+
+impl LocalClient {
+    /// The next message for the client.
+    pub(crate) async fn recv(&self) -> Result<Message, ClientClosed> {
+        self.queue.pop().await
+    }
+
+    /// Publishes for the client; waits while peers' queues are full, like
+    /// [`Endpoint::publish`](super::Endpoint::publish).
+    pub(crate) async fn publish(&self, topic: Topic, data: Data) -> Result<(), EndpointError> {
+        let msg = Publish {
+            topic,
+            payload: bin::encode(&data),
+            source: Some((self.id, data)),
+        };
+        self.link
+            .publish
+            .send(msg)
+            .await
+            .map_err(|_| EndpointError::Closed)
+    }
+
+    /// The client's queue.
+    pub(crate) fn queue(&self) -> &ClientQueue {
+        &self.queue
+    }
+}
+
+impl Drop for LocalClient {
+    fn drop(&mut self) {
+        let _ = self
+            .link
+            .control
+            .send(Control::Unsubscribe { sub: self.id });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn msg(n: u64) -> Message {
+        Message {
+            topic: Topic::new("t").unwrap(),
+            data: Data::Count(n),
+        }
+    }
+
+    fn counts(q: &ClientQueue) -> Vec<u64> {
+        q.lock()
+            .items
+            .iter()
+            .map(|m| match m.data {
+                Data::Count(n) => n,
+                _ => u64::MAX,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn drop_oldest_keeps_the_newest_messages() {
+        let q = ClientQueue::new(2, OverflowPolicy::DropOldest);
+        assert_eq!(q.push(msg(1)), Push::Queued);
+        assert_eq!(q.push(msg(2)), Push::Queued);
+        assert_eq!(q.push(msg(3)), Push::Dropped);
+        assert_eq!(counts(&q), [2, 3]);
+        assert_eq!(q.dropped(), 1);
+    }
+
+    #[test]
+    fn drop_newest_keeps_the_oldest_messages() {
+        let q = ClientQueue::new(2, OverflowPolicy::DropNewest);
+        q.push(msg(1));
+        q.push(msg(2));
+        assert_eq!(q.push(msg(3)), Push::Dropped);
+        assert_eq!(counts(&q), [1, 2]);
+    }
+
+    #[test]
+    fn disconnect_closes_and_clears_the_queue() {
+        let q = ClientQueue::new(1, OverflowPolicy::Disconnect);
+        q.push(msg(1));
+        assert_eq!(q.push(msg(2)), Push::Overflow);
+        assert_eq!(q.len(), 0);
+        assert_eq!(q.push(msg(3)), Push::Closed);
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        assert_eq!(rt.block_on(q.pop()), Err(ClientClosed::Overflow));
+    }
+
+    #[test]
+    fn close_delivers_what_is_queued_first() {
+        let q = ClientQueue::new(4, OverflowPolicy::DropOldest);
+        q.push(msg(7));
+        q.close(ClientClosed::Shutdown);
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        assert_eq!(rt.block_on(q.pop()).unwrap().data, Data::Count(7));
+        assert_eq!(rt.block_on(q.pop()), Err(ClientClosed::Shutdown));
+    }
+}

@@ -38,6 +38,7 @@ pub mod runtime;
 pub mod status;
 pub mod tls;
 pub mod topic;
+pub mod typed;
 pub mod websocket;
 pub mod zeek;
 
@@ -76,6 +77,8 @@ pub mod zeek;
 /// ```
 pub use broker_macros::Data;
 
+pub use broker_macros::{event, handler, published_id};
+
 /// Support for the code that `#[derive(Data)]` generates; not a public API.
 #[doc(hidden)]
 pub mod __private {
@@ -83,9 +86,60 @@ pub mod __private {
     pub use crate::data::{
         ConversionError, ConversionErrorKind, Data, EnumValue, FromData, ToData,
     };
+    pub use crate::typed::{
+        Context, EventError, EventInfo, HandlerFuture, HandlerInfo, HandlerOutput, Published,
+        PublishedCell, PublishedInfo, TypedEvent,
+    };
     pub use ::core::result::Result;
+    pub use ::inventory;
+    pub use ::std::boxed::Box;
+    pub use ::std::vec::Vec;
 
     use crate::data::PathSegment;
+
+    /// A registered published id as the registry sees it.
+    pub fn published_cell<T: FromData + ToData + Send + Sync>(
+        id: &'static Published<T>,
+    ) -> &'static dyn PublishedCell {
+        id
+    }
+
+    /// A `Vec` of `items`.
+    pub fn list<T, const N: usize>(items: [T; N]) -> Vec<T> {
+        Vec::from(items)
+    }
+
+    /// Checks that event `event` got `expected` arguments.
+    pub fn check_arity(
+        event: &'static str,
+        args: &[Data],
+        expected: usize,
+    ) -> Result<(), EventError> {
+        if args.len() == expected {
+            Result::Ok(())
+        } else {
+            Result::Err(EventError::Arity {
+                event,
+                expected,
+                found: args.len(),
+            })
+        }
+    }
+
+    /// Argument `index` (field `name`) of event `event`, converted.
+    pub fn arg<T: FromData>(
+        event: &'static str,
+        args: &[Data],
+        index: usize,
+        name: &'static str,
+    ) -> Result<T, EventError> {
+        T::from_data(args.get(index).unwrap_or(&NONE)).map_err(|error| EventError::Argument {
+            event,
+            index,
+            name,
+            error,
+        })
+    }
     use crate::data::schema::{EnumType, RecordField, RecordType};
 
     /// A field of a record's Zeek type.
@@ -194,11 +248,16 @@ pub mod prelude {
         Address, ByteString, Data, DataType, EnumValue, FromData, Port, Protocol, Subnet, Timespan,
         Timestamp, ToData, ZeekTyped,
     };
+    pub use crate::options::Options;
+    pub use crate::runtime::Endpoint;
     pub use crate::topic::Topic;
+    pub use crate::typed::{Context, Published, TypedEvent};
     pub use crate::zeek::Event;
     /// `#[derive(Data)]`, next to the `Data` type (as serde's derives sit
     /// next to its traits).
     pub use broker_macros::Data;
+    /// The typed-event attributes.
+    pub use broker_macros::{event, handler, published_id};
 }
 
 /// The README's examples, compiled and run as doc tests.

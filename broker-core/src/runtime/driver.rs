@@ -86,6 +86,9 @@ pub(crate) enum Control {
     Flush {
         reply: oneshot::Sender<oneshot::Receiver<()>>,
     },
+    ReportError {
+        error: ErrorEvent,
+    },
     Shutdown {
         reply: Option<oneshot::Sender<()>>,
     },
@@ -505,6 +508,7 @@ impl Driver {
                 self.flush_waiters.push(tx);
                 let _ = reply.send(rx);
             }
+            Control::ReportError { error } => self.emit_error(error),
             Control::Shutdown { reply } => self.begin_shutdown(reply),
             Control::AttachClient {
                 prefixes,

@@ -179,6 +179,9 @@ struct Inner {
     handle: tokio::runtime::Handle,
     runtime: Option<tokio::runtime::Runtime>,
     tls: Option<Arc<TlsConfig>>,
+    /// State of the layers above the runtime (the typed layer's dispatcher),
+    /// one value per type.
+    extensions: std::sync::Mutex<Vec<Arc<dyn std::any::Any + Send + Sync>>>,
 }
 
 impl Drop for Inner {
@@ -187,6 +190,19 @@ impl Drop for Inner {
         if let Some(rt) = self.runtime.take() {
             rt.shutdown_background();
         }
+    }
+}
+
+/// A handle to an [`Endpoint`] that does not keep it alive.
+#[derive(Clone, Debug)]
+pub struct WeakEndpoint {
+    inner: std::sync::Weak<Inner>,
+}
+
+impl WeakEndpoint {
+    /// The endpoint, unless it has been dropped.
+    pub fn upgrade(&self) -> Option<Endpoint> {
+        self.inner.upgrade().map(|inner| Endpoint { inner })
     }
 }
 
@@ -275,9 +291,46 @@ impl Endpoint {
                 publish,
                 handle,
                 runtime,
+                extensions: std::sync::Mutex::default(),
                 tls,
             }),
         })
+    }
+
+    /// The tokio runtime the endpoint's tasks run on.
+    pub fn runtime_handle(&self) -> &tokio::runtime::Handle {
+        &self.inner.handle
+    }
+
+    /// A handle that does not keep the endpoint alive.
+    pub fn downgrade(&self) -> WeakEndpoint {
+        WeakEndpoint {
+            inner: Arc::downgrade(&self.inner),
+        }
+    }
+
+    /// The endpoint's value of type `T` for a layer built on the runtime,
+    /// made by `init` on first use.
+    pub(crate) fn extension<T: Send + Sync + 'static>(&self, init: impl FnOnce() -> T) -> Arc<T> {
+        let mut extensions = self
+            .inner
+            .extensions
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for ext in extensions.iter() {
+            if let Ok(found) = Arc::clone(ext).downcast::<T>() {
+                return found;
+            }
+        }
+        let value = Arc::new(init());
+        extensions.push(value.clone());
+        value
+    }
+
+    /// Delivers `error` to the status subscribers as if the endpoint had
+    /// raised it (layers above the runtime report their errors this way).
+    pub(crate) fn report_error(&self, error: ErrorEvent) {
+        let _ = self.inner.control.send(Control::ReportError { error });
     }
 
     /// A link to the driver for gateways (it does not keep the endpoint

@@ -7,6 +7,8 @@
 mod args;
 mod bench;
 mod node;
+mod record;
+mod schema;
 
 use std::process::ExitCode;
 
@@ -35,6 +37,15 @@ enum Command {
     /// Throughput and latency between two processes.
     #[command(subcommand, after_help = BENCH_EXAMPLES)]
     Bench(bench::BenchCommand),
+    /// Capture the messages under some prefixes into a CBOR sequence file.
+    #[command(after_help = record::RECORD_EXAMPLES)]
+    Record(record::RecordArgs),
+    /// Publish a recording again, at its pace or as fast as possible.
+    #[command(after_help = record::REPLAY_EXAMPLES)]
+    Replay(record::ReplayArgs),
+    /// Print the Zeek script declarations of the events this tool speaks.
+    #[command(after_help = schema::EXAMPLES)]
+    Schema,
 }
 
 const BENCH_EXAMPLES: &str = "\
@@ -85,6 +96,9 @@ fn main() -> ExitCode {
             Command::Publish(args) => node::run_publish(args).await,
             Command::Subscribe(args) => node::run_subscribe(args).await,
             Command::Bench(cmd) => bench::run(cmd).await,
+            Command::Record(args) => record::run_record(args).await,
+            Command::Replay(args) => record::run_replay(args).await,
+            Command::Schema => schema::run(),
         }
     });
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));

@@ -159,7 +159,7 @@ pub(crate) struct SubscribeArgs {
     prefixes: Vec<String>,
 }
 
-fn topic(s: &str) -> anyhow::Result<Topic> {
+pub(crate) fn topic(s: &str) -> anyhow::Result<Topic> {
     Topic::new(s).map_err(|e| UsageError(format!("invalid topic {s:?}: {e}")).into())
 }
 
@@ -232,7 +232,7 @@ impl PeerCount {
     }
 }
 
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {

@@ -1,0 +1,253 @@
+//! `broker schema`, `broker record` and `broker replay` as processes.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_broker");
+const LIMIT: Duration = Duration::from_secs(60);
+
+fn temp_path(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("broker-cli-tools-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+/// A child process killed when the test ends, however it ends.
+struct Proc(Option<Child>);
+
+impl Proc {
+    fn spawn(args: &[&str], stdin: Stdio, stdout: Stdio) -> Proc {
+        Proc(Some(
+            Command::new(BIN)
+                .args(args)
+                .stdin(stdin)
+                .stdout(stdout)
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap(),
+        ))
+    }
+
+    fn child(&mut self) -> &mut Child {
+        self.0.as_mut().unwrap()
+    }
+
+    /// Waits with a time limit.
+    fn finish(mut self) -> Output {
+        let mut child = self.0.take().unwrap();
+        let start = Instant::now();
+        while child.try_wait().unwrap().is_none() {
+            if start.elapsed() > LIMIT {
+                let _ = child.kill();
+                panic!("process did not finish in time");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        child.wait_with_output().unwrap()
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        if let Some(child) = &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+fn wait_ready(path: &Path, proc: &mut Proc) -> u16 {
+    let start = Instant::now();
+    loop {
+        if let Ok(text) = std::fs::read_to_string(path)
+            && let Some(port) = text.lines().next().and_then(|l| l.parse().ok())
+        {
+            return port;
+        }
+        if let Ok(Some(status)) = proc.child().try_wait() {
+            panic!("node exited early: {status}");
+        }
+        assert!(start.elapsed() < LIMIT, "no ready file");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A plain-TCP node listening on an OS-chosen port.
+fn node(name: &str, extra: &[&str], stdin: Stdio, stdout: Stdio) -> (Proc, u16) {
+    let ready = temp_path(name);
+    let _ = std::fs::remove_file(&ready);
+    let ready_arg = ready.display().to_string();
+    let mut args = vec![
+        "node",
+        "--disable-ssl",
+        "--listen",
+        "127.0.0.1:0",
+        "--ready-file",
+        &ready_arg,
+    ];
+    args.extend_from_slice(extra);
+    let mut proc = Proc::spawn(&args, stdin, stdout);
+    let port = wait_ready(&ready, &mut proc);
+    (proc, port)
+}
+
+#[test]
+fn schema_prints_the_zeek_declarations_of_the_bench_protocol() {
+    let out = Proc::spawn(&["schema"], Stdio::null(), Stdio::piped()).finish();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    for line in [
+        "global event_1: event(n: count, s: string);",
+        "global bench_ack: event(token: count, received: count);",
+        "global bench_ping: event(seq: count);",
+    ] {
+        assert!(
+            text.lines().any(|l| l == line),
+            "missing {line:?} in\n{text}"
+        );
+    }
+}
+
+const LINES: [&str; 3] = [
+    r#"{"topic":"/rec/a","@data-type":"count","data":1}"#,
+    r#"{"topic":"/rec/b","@data-type":"string","data":"two"}"#,
+    r#"{"topic":"/rec/c","@data-type":"vector","data":[{"@data-type":"address","data":"10.0.0.1"},{"@data-type":"none","data":{}}]}"#,
+];
+
+/// Records LINES published by a node (the last one 400 ms after the
+/// others) and returns the recording.
+fn record() -> PathBuf {
+    let output = temp_path("capture.cbor");
+    let (mut source, port) = node("source", &["--status"], Stdio::piped(), Stdio::piped());
+    let peer = format!("127.0.0.1:{port}");
+    let out = output.display().to_string();
+    let recorder = Proc::spawn(
+        &[
+            "record",
+            "--disable-ssl",
+            "--peer",
+            &peer,
+            "--output",
+            &out,
+            "--count",
+            "3",
+            "/rec",
+        ],
+        Stdio::null(),
+        Stdio::null(),
+    );
+    // The recorder's subscription is known once the source reports the peer.
+    let stdout = source.child().stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let start = Instant::now();
+    loop {
+        let line = lines.next().expect("source stdout").unwrap();
+        if line.contains("peer_added") {
+            break;
+        }
+        assert!(start.elapsed() < LIMIT);
+    }
+    let mut stdin = source.child().stdin.take().unwrap();
+    writeln!(stdin, "{}", LINES[0]).unwrap();
+    writeln!(stdin, "{}", LINES[1]).unwrap();
+    stdin.flush().unwrap();
+    std::thread::sleep(Duration::from_millis(400));
+    writeln!(stdin, "{}", LINES[2]).unwrap();
+    stdin.flush().unwrap();
+    let out = recorder.finish();
+    assert!(
+        out.status.success(),
+        "record failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("recorded 3 messages"));
+    drop(stdin);
+    output
+}
+
+/// Replays `recording` to a subscribing node and returns what the node
+/// printed and the replay's summary.
+fn replay(recording: &Path, fast: bool) -> (Vec<Value>, Value) {
+    let (sink, port) = node(
+        if fast { "sink-fast" } else { "sink-paced" },
+        &["--subscribe", "/rec", "--exit-after", "3"],
+        Stdio::null(),
+        Stdio::piped(),
+    );
+    let peer = format!("127.0.0.1:{port}");
+    let file = recording.display().to_string();
+    let mut args = vec!["replay", "--disable-ssl", "--peer", &peer];
+    if fast {
+        args.push("--fast");
+    }
+    args.push(&file);
+    let out = Proc::spawn(&args, Stdio::null(), Stdio::piped()).finish();
+    assert!(
+        out.status.success(),
+        "replay failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let sink_out = sink.finish();
+    assert!(sink_out.status.success());
+    let received = String::from_utf8(sink_out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    (received, summary)
+}
+
+#[test]
+fn record_then_replay_at_the_recorded_pace_and_fast() {
+    let recording = record();
+    let expected: Vec<Value> = LINES
+        .iter()
+        .map(|l| {
+            let mut v: Value = serde_json::from_str(l).unwrap();
+            v["type"] = Value::from("data-message");
+            v
+        })
+        .collect();
+    let normalise = |mut v: Value| {
+        v["type"] = Value::from("data-message");
+        v
+    };
+
+    let (received, summary) = replay(&recording, false);
+    assert_eq!(summary["replayed"], 3);
+    assert_eq!(
+        received.into_iter().map(normalise).collect::<Vec<_>>(),
+        expected
+    );
+    // The last message was recorded at least 400 ms after the recording began.
+    assert!(summary["seconds"].as_f64().unwrap() >= 0.4, "{summary}");
+
+    let (received, summary) = replay(&recording, true);
+    assert_eq!(summary["replayed"], 3);
+    assert_eq!(
+        received.into_iter().map(normalise).collect::<Vec<_>>(),
+        expected
+    );
+}
+
+#[test]
+fn replay_rejects_a_file_that_is_not_a_recording() {
+    let bogus = temp_path("bogus.cbor");
+    std::fs::write(&bogus, b"\xa1\x61x\x01").unwrap();
+    let file = bogus.display().to_string();
+    let out = Proc::spawn(
+        &["replay", "--disable-ssl", "--peer", "127.0.0.1:1", &file],
+        Stdio::null(),
+        Stdio::piped(),
+    )
+    .finish();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.starts_with("broker: "), "{stderr}");
+}

@@ -269,3 +269,8 @@ pub struct ReadmeDoctests;
 #[cfg(doctest)]
 #[doc = include_str!("../../docs/guide.md")]
 pub struct GuideDoctests;
+
+/// The macro guide's examples, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/macros.md")]
+pub struct MacrosDoctests;

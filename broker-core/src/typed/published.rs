@@ -12,11 +12,11 @@ use crate::data::{ConversionError, Data, FromData, ToData};
 /// ```
 /// use broker_core::prelude::*;
 ///
-/// #[published_id(topic = "/config", name = "Site::scan_threshold")]
+/// #[published_id(topic = "/config", name = "Example::threshold")]
 /// static SCAN_THRESHOLD: Published<u64> = Published::new(25);
 ///
 /// assert_eq!(SCAN_THRESHOLD.get(), 25);
-/// assert_eq!(SCAN_THRESHOLD.name(), Some("Site::scan_threshold"));
+/// assert_eq!(SCAN_THRESHOLD.name(), Some("Example::threshold"));
 /// ```
 ///
 /// [`Endpoint::publish_id`](crate::runtime::Endpoint::publish_id) sends the

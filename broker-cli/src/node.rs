@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use broker_core::data::{Data, json};
 use broker_core::options::Options;
 use broker_core::runtime::{Endpoint, Message, StatusEvent, StatusSubscriber, Subscriber};
@@ -110,7 +110,8 @@ pub(crate) struct NodeArgs {
     /// Forward received messages to subscribing peers.
     #[arg(long)]
     forward_messages: bool,
-    /// Also serve the WebSocket JSON API on [ADDR:]PORT (not supported yet).
+    /// Also serve the WebSocket JSON API (/v1/messages/json) on [ADDR:]PORT;
+    /// wss unless --disable-ssl, with the same SSL options as peering.
     #[arg(long, value_name = "[ADDR:]PORT", value_parser = parse_listen)]
     websocket: Option<ListenAddr>,
     /// Once listening, write the bound port (and the WebSocket port) to F.
@@ -255,9 +256,8 @@ pub(crate) async fn shutdown_signal() {
     }
 }
 
-fn write_ready_file(path: &PathBuf, lines: &[u16]) -> anyhow::Result<()> {
+fn write_ready_file(path: &PathBuf, text: &str) -> anyhow::Result<()> {
     let tmp = path.with_extension("tmp");
-    let text: String = lines.iter().map(|p| format!("{p}\n")).collect();
     std::fs::write(&tmp, text).with_context(|| format!("cannot write {}", tmp.display()))?;
     std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
     Ok(())
@@ -297,9 +297,6 @@ async fn publish_stdin(ep: Endpoint, peers: Arc<PeerCount>) {
 pub(crate) async fn run_node(args: NodeArgs) -> anyhow::Result<()> {
     let mut options = args.conn.options()?;
     options.forward_messages = args.forward_messages;
-    if args.websocket.is_some() {
-        bail!("--websocket is not supported yet");
-    }
     let retry = options.default_connect_retry;
     let listen_retry = options.default_listen_retry;
     let ep = Endpoint::new_in(options, tokio::runtime::Handle::current())?;
@@ -317,15 +314,24 @@ pub(crate) async fn run_node(args: NodeArgs) -> anyhow::Result<()> {
     for prefix in &args.forward {
         ep.forward(topic(prefix)?).await?;
     }
+    let mut ready = String::new();
     if let Some(listen) = &args.listen {
         let port = ep
             .listen_with_retry(&listen.address, listen.port, listen_retry)
             .await?;
-        if let Some(path) = &args.ready_file {
-            write_ready_file(path, &[port])?;
-        }
-    } else if let Some(path) = &args.ready_file {
-        write_ready_file(path, &[])?;
+        ready = format!("{port}\n");
+    }
+    if let Some(ws) = &args.websocket {
+        let port = ep.listen_websocket(&ws.address, ws.port).await?;
+        // The WebSocket port goes on the second line, after the peering
+        // port (or an empty line without --listen).
+        ready = format!(
+            "{ready}{}{port}\n",
+            if ready.is_empty() { "\n" } else { "" }
+        );
+    }
+    if let Some(path) = &args.ready_file {
+        write_ready_file(path, &ready)?;
     }
     for peer in &args.peer {
         ep.peer(&peer.host, peer.port, retry).await?;

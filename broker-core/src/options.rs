@@ -1,6 +1,8 @@
 //! Endpoint options: every redefinable option of Zeek's `Broker::` module,
 //! plus the knobs of this implementation, with environment overrides.
 
+use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::proto::{EndpointId, OverflowPolicy};
@@ -63,6 +65,16 @@ pub struct Options {
     pub congestion_queue_size: usize,
     /// Prefix of log topics (`bro/logs/` as in the seed; Zeek now uses `zeek/logs/`).
     pub default_log_topic_prefix: String,
+    /// The topic of each log write (`Broker::log_topic`); `None` uses
+    /// [`Options::default_log_topic`]. Log stream announcements
+    /// (`LogCreate`) always go to the default topic, as in Zeek.
+    pub log_topic: Option<LogTopicFn>,
+    /// Log records per stream that trigger sending the stream's pending
+    /// batches (`Broker::log_batch_size`, 400; 0 sends every record at once).
+    pub log_batch_size: usize,
+    /// Interval at which pending log batches are sent
+    /// (`Broker::log_batch_interval`, 1 s).
+    pub log_batch_interval: Duration,
     /// CAF work-stealing knob; no tokio counterpart (accepted and ignored).
     pub aggressive_interval: u64,
     /// CAF work-stealing knob; no tokio counterpart (accepted and ignored).
@@ -122,6 +134,9 @@ impl Default for Options {
             max_threads: 1,
             congestion_queue_size: 200,
             default_log_topic_prefix: "bro/logs/".into(),
+            log_topic: None,
+            log_batch_size: 400,
+            log_batch_interval: Duration::from_secs(1),
             aggressive_interval: 4,
             aggressive_polls: 5,
             moderate_interval: 2,
@@ -225,7 +240,42 @@ impl Options {
         if self.max_frame_size < 64 {
             return invalid("max_frame_size", "must be at least 64 bytes");
         }
+        if self.log_batch_interval.is_zero() {
+            return invalid("log_batch_interval", "must be positive");
+        }
         Ok(())
+    }
+
+    /// The seed's `Broker::default_log_topic`: the prefix followed by the
+    /// stream id, e.g. `bro/logs/Conn::LOG` (the path is not used).
+    ///
+    /// ```
+    /// use broker_core::options::Options;
+    ///
+    /// let options = Options::default();
+    /// assert_eq!(options.default_log_topic("Conn::LOG", "conn"), "bro/logs/Conn::LOG");
+    /// ```
+    pub fn default_log_topic(&self, stream_id: &str, _path: &str) -> String {
+        format!("{}{stream_id}", self.default_log_topic_prefix)
+    }
+
+    /// The topic of a log write on `stream_id` to `path`: [`Options::log_topic`]
+    /// if set, else [`Options::default_log_topic`].
+    ///
+    /// ```
+    /// use broker_core::options::{LogTopicFn, Options};
+    ///
+    /// let options = Options {
+    ///     log_topic: Some(LogTopicFn::new(|stream, path| format!("logs/{path}/{stream}"))),
+    ///     ..Options::default()
+    /// };
+    /// assert_eq!(options.log_topic("Conn::LOG", "conn"), "logs/conn/Conn::LOG");
+    /// ```
+    pub fn log_topic(&self, stream_id: &str, path: &str) -> String {
+        match &self.log_topic {
+            Some(f) => f.call(stream_id, path),
+            None => self.default_log_topic(stream_id, path),
+        }
     }
 
     /// Whether any CAF polling knob differs from its default (they have no
@@ -262,6 +312,32 @@ impl Options {
         ]
         .iter()
         .any(|s| !s.is_empty())
+    }
+}
+
+/// A user-supplied `Broker::log_topic`: maps a stream id (`Conn::LOG`) and a
+/// path (`conn`) to the topic of the stream's log writes.
+#[derive(Clone)]
+pub struct LogTopicFn(Arc<TopicFn>);
+
+/// The function behind a [`LogTopicFn`].
+type TopicFn = dyn Fn(&str, &str) -> String + Send + Sync;
+
+impl LogTopicFn {
+    /// Wraps `f(stream_id, path)`.
+    pub fn new(f: impl Fn(&str, &str) -> String + Send + Sync + 'static) -> LogTopicFn {
+        LogTopicFn(Arc::new(f))
+    }
+
+    /// The topic for `stream_id` and `path`.
+    pub fn call(&self, stream_id: &str, path: &str) -> String {
+        (self.0)(stream_id, path)
+    }
+}
+
+impl fmt::Debug for LogTopicFn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("LogTopicFn(..)")
     }
 }
 
@@ -352,6 +428,9 @@ mod tests {
         assert!(!o.forward_messages);
         assert_eq!(o.max_threads, 1);
         assert_eq!(o.default_log_topic_prefix, "bro/logs/");
+        assert_eq!(o.log_batch_size, 400);
+        assert_eq!(o.log_batch_interval, Duration::from_secs(1));
+        assert_eq!(o.log_topic("Conn::LOG", "conn"), "bro/logs/Conn::LOG");
         assert!(!o.polling_knobs_changed());
         assert!(o.validate().is_ok());
         let knobs = Options {
@@ -359,5 +438,20 @@ mod tests {
             ..Options::default()
         };
         assert!(knobs.polling_knobs_changed());
+    }
+
+    #[test]
+    fn zero_log_batch_interval_is_invalid() {
+        let o = Options {
+            log_batch_interval: Duration::ZERO,
+            ..Options::default()
+        };
+        assert_eq!(
+            o.validate(),
+            Err(OptionsError::Invalid {
+                name: "log_batch_interval",
+                reason: "must be positive"
+            })
+        );
     }
 }

@@ -31,6 +31,7 @@
 )]
 
 pub mod data;
+pub mod logs;
 pub mod options;
 pub mod payloads;
 pub mod proto;
@@ -77,6 +78,11 @@ pub mod zeek;
 /// ```
 pub use broker_macros::Data;
 
+/// Derives [`Log`](logs::Log) for a record that also derives `Data`:
+/// `#[log(stream = "Conn::LOG", path = "conn")]` names its Zeek log stream
+/// and default path. See [`logs`] and `docs/macros.md`.
+pub use broker_macros::Log;
+
 pub use broker_macros::{event, handler, published_id};
 
 /// Support for the code that `#[derive(Data)]` generates; not a public API.
@@ -86,6 +92,7 @@ pub mod __private {
     pub use crate::data::{
         ConversionError, ConversionErrorKind, Data, EnumValue, FromData, ToData,
     };
+    pub use crate::logs::Log;
     pub use crate::typed::{
         Context, EventError, EventInfo, HandlerFuture, HandlerInfo, HandlerOutput, Published,
         PublishedCell, PublishedInfo, TypedEvent,

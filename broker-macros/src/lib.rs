@@ -16,6 +16,7 @@ mod attr;
 mod case;
 mod ctxt;
 mod data;
+mod log;
 mod event;
 mod handler;
 mod published;
@@ -75,6 +76,18 @@ pub fn handler(args: TokenStream, item: TokenStream) -> TokenStream {
 #[proc_macro_attribute]
 pub fn published_id(args: TokenStream, item: TokenStream) -> TokenStream {
     published::expand(args.into(), item.into())
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
+}
+
+/// Implements `Log` (from `broker_core::logs`) for a struct with named
+/// fields that also derives `Data`: `#[log(stream = "Conn::LOG", path =
+/// "conn")]` names the Zeek log stream and its default path (both
+/// required); `#[broker(crate = "path")]` is honoured.
+#[proc_macro_derive(Log, attributes(log))]
+pub fn derive_log(input: TokenStream) -> TokenStream {
+    let input = syn::parse_macro_input!(input as syn::DeriveInput);
+    log::derive(&input)
         .unwrap_or_else(syn::Error::into_compile_error)
         .into()
 }

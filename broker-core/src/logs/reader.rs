@@ -1,0 +1,331 @@
+//! Receiving logs: rows from `LogCreate`s and `LogWrite`s, typed or not.
+
+use std::collections::{HashMap, VecDeque};
+use std::marker::PhantomData;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::data::schema::{RecordType, ZeekType};
+use crate::data::{Data, EnumValue};
+use crate::runtime::{Endpoint, Subscriber};
+use crate::topic::IntoTopic;
+use crate::zeek::{LogField, Message};
+
+use super::format::{LogValue, TypeTag, decode_record};
+use super::schema::{Column, columns, nest_values};
+use super::writer::tag_name;
+use super::{Log, LogError, SchemaError};
+
+/// One received log record: its stream, path, the stream's columns (if its
+/// `LogCreate` was seen) and its values.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LogRow {
+    /// The stream id, e.g. `Conn::LOG`.
+    pub stream_id: EnumValue,
+    /// The writer, e.g. `Log::WRITER_ASCII`.
+    pub writer_id: EnumValue,
+    /// The path, e.g. `conn`.
+    pub path: String,
+    /// The columns from the stream's `LogCreate`; `None` if it was not
+    /// received (it is sent when a stream starts and to each new peer).
+    pub fields: Option<Arc<[LogField]>>,
+    /// The values, one per column.
+    pub values: Vec<LogValue>,
+}
+
+impl LogRow {
+    /// The value of the column `name`, if the columns are known.
+    pub fn get(&self, name: &str) -> Option<&LogValue> {
+        let fields = self.fields.as_ref()?;
+        let i = fields.iter().position(|f| f.name == name)?;
+        self.values.get(i)
+    }
+
+    /// The row as a Broker vector of its column values (unset values are
+    /// `none`).
+    pub fn to_data(&self) -> Result<Data, LogError> {
+        self.values
+            .iter()
+            .enumerate()
+            .map(|(i, v)| {
+                v.to_data().map_err(|source| LogError::Value {
+                    column: self.column_name(i),
+                    source,
+                })
+            })
+            .collect::<Result<_, _>>()
+            .map(Data::Vector)
+    }
+
+    fn column_name(&self, i: usize) -> String {
+        self.fields
+            .as_ref()
+            .and_then(|f| f.get(i))
+            .map_or_else(|| format!("#{i}"), |f| f.name.clone())
+    }
+}
+
+/// Log rows from a subscription: `LogCreate`s are remembered per stream and
+/// path, and each `LogWrite` (alone or in a batch) becomes a [`LogRow`].
+/// Other messages on the topics are skipped.
+#[derive(Debug)]
+pub struct LogSubscriber {
+    sub: Subscriber,
+    streams: HashMap<(EnumValue, String), Arc<[LogField]>>,
+    pending: VecDeque<Result<LogRow, LogError>>,
+}
+
+impl LogSubscriber {
+    /// Subscribes to `prefixes` (e.g. `bro/logs/`) on `endpoint`.
+    pub async fn new<T: IntoTopic>(
+        endpoint: &Endpoint,
+        prefixes: impl IntoIterator<Item = T>,
+    ) -> Result<LogSubscriber, LogError> {
+        Ok(LogSubscriber::from_subscriber(
+            endpoint.subscribe(prefixes).await?,
+        ))
+    }
+
+    /// Reads log rows from an existing subscriber.
+    pub fn from_subscriber(sub: Subscriber) -> LogSubscriber {
+        LogSubscriber {
+            sub,
+            streams: HashMap::new(),
+            pending: VecDeque::new(),
+        }
+    }
+
+    /// The next row, or the error of a malformed message; `None` once the
+    /// endpoint has shut down.
+    pub async fn recv(&mut self) -> Option<Result<LogRow, LogError>> {
+        loop {
+            if let Some(row) = self.pending.pop_front() {
+                return Some(row);
+            }
+            let msg = self.sub.recv().await?;
+            self.handle(&msg.data);
+        }
+    }
+
+    /// [`LogSubscriber::recv`], or `None` after `timeout`.
+    pub async fn recv_timeout(&mut self, timeout: Duration) -> Option<Result<LogRow, LogError>> {
+        tokio::time::timeout(timeout, self.recv())
+            .await
+            .ok()
+            .flatten()
+    }
+
+    /// The columns of `stream_id` at `path`, if its `LogCreate` was seen.
+    pub fn fields(&self, stream_id: &str, path: &str) -> Option<&Arc<[LogField]>> {
+        self.streams
+            .get(&(EnumValue::new(stream_id), path.to_owned()))
+    }
+
+    fn handle(&mut self, data: &Data) {
+        match Message::from_data(data) {
+            Ok(message) => self.handle_message(message),
+            // Not a Zeek message: not ours to judge.
+            Err(crate::zeek::MessageError::NotAMessage(_)) => {}
+            Err(e) => self.pending.push_back(Err(e.into())),
+        }
+    }
+
+    fn handle_message(&mut self, message: Message) {
+        match message {
+            Message::LogCreate(create) => {
+                let key = (create.stream_id, create.writer_info.path);
+                self.streams.insert(key, create.fields.into());
+            }
+            Message::LogWrite(write) => {
+                let row = decode_record(write.serial_data.as_bytes())
+                    .map(|values| LogRow {
+                        fields: self
+                            .streams
+                            .get(&(write.stream_id.clone(), write.path.clone()))
+                            .cloned(),
+                        stream_id: write.stream_id.clone(),
+                        writer_id: write.writer_id,
+                        path: write.path,
+                        values,
+                    })
+                    .map_err(|source| LogError::Decode {
+                        stream: write.stream_id.name().to_owned(),
+                        source,
+                    });
+                self.pending.push_back(row);
+            }
+            Message::Batch(batch) => {
+                for message in batch.0 {
+                    self.handle_message(message);
+                }
+            }
+            Message::Event(_) | Message::IdentifierUpdate(_) => {}
+        }
+    }
+}
+
+/// Typed log records of stream `T::STREAM` (any path). Rows of other streams
+/// are skipped.
+///
+/// With the stream's `LogCreate` seen, columns are matched by name: extra
+/// columns are ignored, a missing column is `none` (fine for an `Option`
+/// field), and a column of another type is an error. Without it, the values
+/// must match the Rust fields one to one, checked by their type tags.
+#[derive(Debug)]
+pub struct TypedLogSubscriber<T> {
+    inner: LogSubscriber,
+    record: RecordType,
+    columns: Vec<Column>,
+    _marker: PhantomData<fn() -> T>,
+}
+
+impl<T: Log> TypedLogSubscriber<T> {
+    /// Subscribes on `endpoint` to the stream's default topic
+    /// (`default_log_topic_prefix` + `T::STREAM`, where its `LogCreate`s
+    /// go) and to the endpoint's own `log_topic` for it.
+    pub async fn new(endpoint: &Endpoint) -> Result<TypedLogSubscriber<T>, LogError> {
+        let options = endpoint.options();
+        let mut topics = vec![options.default_log_topic(T::STREAM, T::PATH)];
+        let custom = options.log_topic(T::STREAM, T::PATH);
+        if !topics.contains(&custom) {
+            topics.push(custom);
+        }
+        TypedLogSubscriber::with_prefixes(endpoint, topics).await
+    }
+
+    /// Subscribes on `endpoint` to `prefixes`, for writers whose
+    /// `log_topic` is not the receiver's.
+    pub async fn with_prefixes<P: IntoTopic>(
+        endpoint: &Endpoint,
+        prefixes: impl IntoIterator<Item = P>,
+    ) -> Result<TypedLogSubscriber<T>, LogError> {
+        let (record, columns) = record_columns::<T>()?;
+        Ok(TypedLogSubscriber {
+            inner: LogSubscriber::new(endpoint, prefixes).await?,
+            record,
+            columns,
+            _marker: PhantomData,
+        })
+    }
+
+    /// The next record of the stream, or the error of a row that does not
+    /// convert; `None` once the endpoint has shut down.
+    pub async fn recv(&mut self) -> Option<Result<T, LogError>> {
+        loop {
+            match self.inner.recv().await? {
+                Ok(row) if row.stream_id.name() != T::STREAM => continue,
+                Ok(row) => return Some(self.convert(&row)),
+                Err(e) => return Some(Err(e)),
+            }
+        }
+    }
+
+    /// [`TypedLogSubscriber::recv`], or `None` after `timeout`.
+    pub async fn recv_timeout(&mut self, timeout: Duration) -> Option<Result<T, LogError>> {
+        tokio::time::timeout(timeout, self.recv())
+            .await
+            .ok()
+            .flatten()
+    }
+
+    /// The record in `row`.
+    pub fn convert(&self, row: &LogRow) -> Result<T, LogError> {
+        row_to_record::<T>(&self.record, &self.columns, row)
+    }
+}
+
+fn record_columns<T: Log>() -> Result<(RecordType, Vec<Column>), LogError> {
+    let ty = T::zeek_type();
+    let cols = columns(&ty)?;
+    match ty {
+        ZeekType::Record(record) => Ok((record, cols)),
+        other => Err(SchemaError::NotARecord(other.to_string()).into()),
+    }
+}
+
+fn row_to_record<T: Log>(
+    record: &RecordType,
+    columns: &[Column],
+    row: &LogRow,
+) -> Result<T, LogError> {
+    let stream = || row.stream_id.name().to_owned();
+    let type_error = |col: &Column, found: String| LogError::ColumnType {
+        stream: stream(),
+        column: col.name.clone(),
+        expected: describe(col.tag.as_u64(), col.subtag.as_u64()),
+        found,
+    };
+    let mut datas = Vec::with_capacity(columns.len());
+    let mut push = |col: &Column, value: &LogValue| -> Result<(), LogError> {
+        if value.type_tag() != col.tag {
+            return Err(type_error(col, value.type_tag().to_string()));
+        }
+        let data = value.to_data().map_err(|source| LogError::Value {
+            column: col.name.clone(),
+            source,
+        })?;
+        datas.push(data);
+        Ok(())
+    };
+    match &row.fields {
+        Some(fields) => {
+            if fields.len() != row.values.len() {
+                return Err(LogError::ColumnCount {
+                    stream: stream(),
+                    expected: fields.len(),
+                    found: row.values.len(),
+                });
+            }
+            for col in columns {
+                match fields.iter().position(|f| f.name == col.name) {
+                    Some(i) => {
+                        let field = &fields[i];
+                        let container = matches!(col.tag, TypeTag::Table | TypeTag::Vector);
+                        if field.type_tag != col.tag.as_u64()
+                            || (container && field.subtype_tag != col.subtag.as_u64())
+                        {
+                            return Err(type_error(
+                                col,
+                                describe(field.type_tag, field.subtype_tag),
+                            ));
+                        }
+                        push(col, &row.values[i])?;
+                    }
+                    None if col.optional => push(col, &LogValue::Unset(col.tag))?,
+                    None => {
+                        return Err(LogError::MissingColumn {
+                            stream: stream(),
+                            column: col.name.clone(),
+                        });
+                    }
+                }
+            }
+        }
+        None => {
+            if columns.len() != row.values.len() {
+                return Err(LogError::ColumnCount {
+                    stream: stream(),
+                    expected: columns.len(),
+                    found: row.values.len(),
+                });
+            }
+            for (col, value) in columns.iter().zip(&row.values) {
+                push(col, value)?;
+            }
+        }
+    }
+    let data = nest_values(record, &mut datas.into_iter());
+    T::from_data(&data).map_err(|source| LogError::Convert {
+        stream: stream(),
+        source,
+    })
+}
+
+/// `count`, or `set[string]` / `vector[count]` for containers.
+fn describe(tag: u64, subtag: u64) -> String {
+    match TypeTag::from_u64(tag) {
+        Some(TypeTag::Table) => format!("set[{}]", tag_name(subtag)),
+        Some(TypeTag::Vector) => format!("vector[{}]", tag_name(subtag)),
+        _ => tag_name(tag),
+    }
+}

@@ -16,9 +16,9 @@ mod attr;
 mod case;
 mod ctxt;
 mod data;
-mod log;
 mod event;
 mod handler;
+mod log;
 mod published;
 
 use proc_macro::TokenStream;

@@ -72,7 +72,11 @@ fn conn(i: u64) -> Conn {
             resp_h: "2001:db8::1".parse().unwrap(),
             resp_p: Port::new(443, Protocol::Tcp),
         },
-        proto: if i.is_multiple_of(2) { Proto::tcp } else { Proto::udp },
+        proto: if i.is_multiple_of(2) {
+            Proto::tcp
+        } else {
+            Proto::udp
+        },
         service: i.is_multiple_of(3).then(|| "ssl".to_owned()),
         duration: Some(Timespan::from_millis(i as i64)),
         orig_bytes: Some(i * 10),
@@ -82,7 +86,9 @@ fn conn(i: u64) -> Conn {
         missed_bytes: 0,
         history: Some("ShADadFf".into()),
         orig_pkts: Some(i),
-        tunnel_parents: i.is_multiple_of(7).then(|| ["CXWfTK3LRdiuQxBbM6".to_owned()].into()),
+        tunnel_parents: i
+            .is_multiple_of(7)
+            .then(|| ["CXWfTK3LRdiuQxBbM6".to_owned()].into()),
     }
 }
 

@@ -51,6 +51,9 @@ impl LogAttrs {
     fn from_ast(cx: &mut Ctxt, input: &syn::DeriveInput) -> LogAttrs {
         let mut out = LogAttrs::default();
         let mut seen_log = false;
+        // After a grammar error the rest of the attribute was not read, so
+        // a missing name would be a false alarm.
+        let mut unreadable = false;
         for attr in &input.attrs {
             if attr.path().is_ident("log") {
                 seen_log = true;
@@ -82,6 +85,7 @@ impl LogAttrs {
                     Ok(())
                 });
                 if let Err(e) = result {
+                    unreadable = true;
                     cx.syn_error(e);
                 }
             } else if attr.path().is_ident("broker") {
@@ -102,7 +106,7 @@ impl LogAttrs {
         };
         if !seen_log {
             cx.error_at(input.ident.span(), missing("a log attribute"));
-        } else {
+        } else if !unreadable {
             if out.stream.is_none() {
                 cx.error_at(input.ident.span(), missing("the stream id"));
             }

@@ -608,6 +608,7 @@ impl Driver {
             .map(|(peer, conn)| {
                 let c = self.conns.get(&conn);
                 let network = c.map(|c| self.network_of(c));
+                let stats = self.core.stats(conn).unwrap_or_default();
                 PeerInfo {
                     peer: EndpointInfo {
                         id: Some(peer),
@@ -615,6 +616,8 @@ impl Driver {
                     },
                     status: PeerStatus::Peered,
                     is_outbound: self.core.direction(conn) == Some(Direction::Outbound),
+                    queued: stats.queued,
+                    dropped: stats.overflows,
                 }
             })
             .collect();
@@ -630,6 +633,8 @@ impl Driver {
                     },
                     status: req.status,
                     is_outbound: true,
+                    queued: 0,
+                    dropped: 0,
                 });
             }
         }

@@ -87,6 +87,10 @@ pub struct PeerInfo {
     pub status: PeerStatus,
     /// Whether we dialed.
     pub is_outbound: bool,
+    /// Messages waiting in this peer's send queue now (ours, not Zeek's).
+    pub queued: usize,
+    /// Messages the overflow policy dropped for this peer so far (ours).
+    pub dropped: u64,
 }
 
 /// A status change (Zeek's `Broker::peer_added` and friends).
@@ -291,8 +295,8 @@ impl Endpoint {
                 publish,
                 handle,
                 runtime,
-                extensions: std::sync::Mutex::default(),
                 tls,
+                extensions: std::sync::Mutex::default(),
             }),
         })
     }

@@ -82,11 +82,37 @@ impl Endpoint {
     /// argument and both types.
     pub async fn start_handlers(&self) -> Result<(), TypedError> {
         let registry = Registry::get()?;
+        let topics: Vec<&str> = registry.topics();
+        self.start_dispatch(registry, topics).await
+    }
+
+    /// Like [`Endpoint::start_handlers`], but subscribes to `prefixes` only:
+    /// for a program whose processes play different roles (a Zeek cluster's
+    /// manager, logger, workers), each receives what its role is for, and
+    /// handlers of events on other topics stay idle. Published ids are
+    /// updated only if their topic is among `prefixes`.
+    pub async fn start_handlers_on<T: IntoTopic>(
+        &self,
+        prefixes: impl IntoIterator<Item = T>,
+    ) -> Result<(), TypedError> {
+        let registry = Registry::get()?;
+        let topics = prefixes
+            .into_iter()
+            .map(IntoTopic::into_topic)
+            .collect::<Result<Vec<Topic>, _>>()
+            .map_err(EndpointError::from)?;
+        self.start_dispatch(registry, topics).await
+    }
+
+    async fn start_dispatch<T: IntoTopic>(
+        &self,
+        registry: &'static Registry,
+        topics: Vec<T>,
+    ) -> Result<(), TypedError> {
         let state = self.typed_state();
         if state.started.swap(true, Ordering::AcqRel) {
             return Ok(());
         }
-        let topics = registry.topics();
         if topics.is_empty() {
             return Ok(());
         }

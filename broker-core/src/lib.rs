@@ -80,7 +80,7 @@ pub use broker_macros::Data;
 
 /// Derives [`Log`](logs::Log) for a record that also derives `Data`:
 /// `#[log(stream = "Conn::LOG", path = "conn")]` names its Zeek log stream
-/// and default path. See [`logs`] and `docs/macros.md`.
+/// and default path. See [`logs`].
 pub use broker_macros::Log;
 
 pub use broker_macros::{event, handler, published_id};

@@ -693,3 +693,43 @@ fn topics_of_the_api_are_plain_prefixes() {
     assert!(matches!(err, broker_core::websocket::ClientError::Topic(_)));
     assert!(Topic::new("/ok").is_ok());
 }
+
+// ---- throughput (run by hand, see docs/performance.md) --------------------------------
+
+/// Messages per second from one WebSocket client through the server to one
+/// native peer. Ignored by default; run with
+/// `cargo test --release -p broker-core --test websocket -- --ignored --nocapture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement, not a check"]
+async fn throughput_ws_client_to_native_peer() {
+    const COUNT: u64 = 200_000;
+    let (_server, _native, mut native_sub, ws_port) = server_with_native_peer().await;
+    let client = WebSocketClient::connect(
+        &url(ws_port),
+        Vec::<String>::new(),
+        ClientOptions::default(),
+    )
+    .await
+    .unwrap();
+    // Broker's `tiny` payload: an event with arguments [42, "test"].
+    let tiny = broker_core::payloads::event(broker_core::payloads::Payload::Tiny, 0).into_data();
+    let start = std::time::Instant::now();
+    let receiver = tokio::spawn(async move {
+        for _ in 0..COUNT {
+            native_sub
+                .recv_timeout(WAIT)
+                .await
+                .expect("every message arrives");
+        }
+    });
+    for _ in 0..COUNT {
+        client.publish("/native/bench", tiny.clone()).await.unwrap();
+    }
+    receiver.await.unwrap();
+    let secs = start.elapsed().as_secs_f64();
+    println!(
+        "{{\"messages\":{COUNT},\"seconds\":{secs:.3},\"messages_per_sec\":{:.0}}}",
+        COUNT as f64 / secs
+    );
+    assert!(secs > 0.0);
+}

@@ -141,7 +141,9 @@ pub(crate) struct PublishArgs {
     /// The event name, e.g. `ping`.
     event: String,
     /// Arguments: JSON v1 values, or literals (true/false, numbers, addresses,
-    /// subnets, ports; anything else is a string).
+    /// subnets, ports; anything else is a string). Negative numbers are
+    /// arguments, not flags.
+    #[arg(allow_negative_numbers = true)]
     args: Vec<String>,
 }
 

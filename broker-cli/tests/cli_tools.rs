@@ -251,3 +251,61 @@ fn replay_rejects_a_file_that_is_not_a_recording() {
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(stderr.starts_with("broker: "), "{stderr}");
 }
+
+#[test]
+fn publish_reaches_a_subscribing_node() {
+    let (sink, port) = node(
+        "publish-sink",
+        &["--subscribe", "/demo", "--exit-after", "1"],
+        Stdio::null(),
+        Stdio::piped(),
+    );
+    let peer = format!("127.0.0.1:{port}");
+    let out = Proc::spawn(
+        &[
+            "publish",
+            "--disable-ssl",
+            "--peer",
+            &peer,
+            "--topic",
+            "/demo/x",
+            "Demo::ping",
+            "42",
+            "hi",
+            "-3",
+            r#"{"@data-type":"address","data":"10.0.0.1"}"#,
+        ],
+        Stdio::null(),
+        Stdio::piped(),
+    )
+    .finish();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let sink_out = sink.finish();
+    assert!(sink_out.status.success());
+    let line: Value = serde_json::from_slice(&sink_out.stdout).unwrap();
+    assert_eq!(line["topic"], "/demo/x");
+    // The Zeek event [1, 1, [name, args]] in JSON v1.
+    let content = &line["data"][2]["data"];
+    assert_eq!(content[0]["data"], "Demo::ping");
+    let args = &content[1]["data"];
+    assert_eq!(
+        args[0],
+        serde_json::json!({"@data-type": "count", "data": 42})
+    );
+    assert_eq!(
+        args[1],
+        serde_json::json!({"@data-type": "string", "data": "hi"})
+    );
+    assert_eq!(
+        args[2],
+        serde_json::json!({"@data-type": "integer", "data": -3})
+    );
+    assert_eq!(
+        args[3],
+        serde_json::json!({"@data-type": "address", "data": "10.0.0.1"})
+    );
+}

@@ -801,3 +801,27 @@ fn a_conn_value_converts_to_data_rows_and_back() {
         Data::Set([Data::Count(1), Data::Count(2)].into())
     );
 }
+
+// ---------------------------------------------------------------------------
+// The fuzz corpus of the `log_record` target, replayed on stable.
+
+include!("../../fuzz/checks/log_record.rs");
+
+#[test]
+fn log_record_fuzz_corpus_replays_without_panics() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus/log_record");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.is_file())
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "{} holds no files", dir.display());
+    let mut decoded = 0;
+    for path in &files {
+        let bytes = std::fs::read(path).unwrap();
+        check_log_record(&bytes);
+        decoded += usize::from(decode_record(&bytes).is_ok());
+    }
+    assert!(decoded >= 5, "the seeds decode");
+}

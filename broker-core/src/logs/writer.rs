@@ -579,6 +579,113 @@ mod tests {
         assert_eq!(drain(&mut rx), (0, vec![("bro/logs/Conn::LOG".into(), 1)]));
     }
 
+    fn assert_send_sync<T: Send + Sync>() {}
+    fn assert_send<T: Send>(_: &T) {}
+
+    #[test]
+    fn handles_and_futures_are_send() {
+        assert_send_sync::<Logger>();
+        assert_send_sync::<RawLogStream>();
+        let (shared, _rx) = shared(Options::default());
+        let raw = RawLogStream {
+            shared,
+            create: create("A::LOG", "a"),
+        };
+        assert_send(&raw.write_values(&[]));
+    }
+
+    #[tokio::test]
+    async fn raw_stream_checks_values_against_its_fields() {
+        let (shared, mut rx) = shared(Options::default());
+        let mut with_fields = (*create("A::LOG", "a")).clone();
+        with_fields.fields = vec![LogField {
+            name: "n".into(),
+            secondary_name: None,
+            type_tag: TypeTag::Count.as_u64(),
+            subtype_tag: 0,
+            optional: true,
+        }];
+        let raw = RawLogStream {
+            shared: shared.clone(),
+            create: Arc::new(with_fields),
+        };
+        assert!(matches!(
+            raw.write_values(&[]).await,
+            Err(LogError::ColumnCount {
+                expected: 1,
+                found: 0,
+                ..
+            })
+        ));
+        match raw.write_values(&[LogValue::Int(1)]).await {
+            Err(LogError::ColumnType {
+                column,
+                expected,
+                found,
+                ..
+            }) => assert_eq!(
+                (column.as_str(), expected.as_str(), found.as_str()),
+                ("n", "count", "int")
+            ),
+            other => panic!("expected a column type error, got {other:?}"),
+        }
+        raw.write_values(&[LogValue::Count(1)]).await.unwrap();
+        raw.write_values(&[LogValue::Unset(TypeTag::Count)])
+            .await
+            .unwrap();
+        assert_eq!(shared.flush_all().await.unwrap(), 2);
+        assert_eq!(drain(&mut rx), (1, vec![("bro/logs/A::LOG".into(), 2)]));
+    }
+
+    #[tokio::test]
+    async fn each_path_of_a_stream_is_announced_once() {
+        let (shared, mut rx) = shared(Options::default());
+        let a = create("A::LOG", "a");
+        let other_path = create("A::LOG", "a-archive");
+        for _ in 0..3 {
+            shared.write(&a, vec![0, 0, 0, 0]).await.unwrap();
+            shared.write(&other_path, vec![0, 0, 0, 0]).await.unwrap();
+        }
+        shared.announce_all().await.unwrap();
+        let (creates, _) = drain(&mut rx);
+        assert_eq!(creates, 2 + 2, "two paths, announced again for a new peer");
+    }
+
+    #[test]
+    fn peer_set_follows_added_lost_and_removed_statuses() {
+        use crate::runtime::{EndpointInfo, Status};
+        let endpoint = Endpoint::new(Options {
+            disable_ssl: true,
+            ..Options::default()
+        })
+        .unwrap();
+        let sink = Sink::Endpoint(EndpointSink {
+            endpoint: endpoint.downgrade(),
+            peers: Mutex::default(),
+        });
+        let event = |code, byte| {
+            StatusEvent::Status(Status {
+                code,
+                endpoint: EndpointInfo {
+                    id: Some(EndpointId::from_random_bytes([byte; 16])),
+                    network: None,
+                },
+                message: String::new(),
+            })
+        };
+        assert!(!sink.has_peers());
+        assert!(sink.on_status(&event(StatusCode::PeerAdded, 1)));
+        assert!(sink.on_status(&event(StatusCode::PeerAdded, 2)));
+        assert!(
+            !sink.on_status(&event(StatusCode::PeerAdded, 2)),
+            "known peer"
+        );
+        assert!(!sink.on_status(&event(StatusCode::PeerLost, 1)));
+        assert!(sink.has_peers());
+        assert!(!sink.on_status(&event(StatusCode::PeerRemoved, 2)));
+        assert!(!sink.has_peers());
+    }
+
     #[tokio::test]
     async fn zero_batch_size_sends_every_record() {
         let (shared, mut rx) = shared(Options {

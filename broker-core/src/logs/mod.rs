@@ -71,7 +71,7 @@ pub use format::{
     DecodeError, DecodeErrorKind, EncodeError, LogValue, MAX_DEPTH, TypeTag, decode_record,
     encode_record,
 };
-pub use reader::{LogRow, LogSubscriber, TypedLogSubscriber};
+pub use reader::{LogRow, LogSubscriber, MAX_STREAMS, TypedLogSubscriber};
 pub use schema::{Column, SchemaError, ValueError, columns, log_fields, to_log_value};
 pub use writer::{LogStream, Logger, RawLogStream};
 
@@ -160,6 +160,14 @@ pub enum LogError {
         stream: String,
         /// The column name.
         column: String,
+    },
+    /// A subscriber already remembers [`MAX_STREAMS`] streams and paths.
+    #[error("stream {stream} at path {path}: more than {MAX_STREAMS} streams announced")]
+    TooManyStreams {
+        /// The stream id.
+        stream: String,
+        /// The path.
+        path: String,
     },
     /// The values do not convert to the Rust type.
     #[error("stream {stream}: {source}")]

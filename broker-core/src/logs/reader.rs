@@ -65,6 +65,11 @@ impl LogRow {
     }
 }
 
+/// The most streams and paths a [`LogSubscriber`] remembers columns for;
+/// further `LogCreate`s (from a peer inventing paths) are reported as
+/// [`LogError::TooManyStreams`] and their rows arrive without columns.
+pub const MAX_STREAMS: usize = 4096;
+
 /// Log rows from a subscription: `LogCreate`s are remembered per stream and
 /// path, and each `LogWrite` (alone or in a batch) becomes a [`LogRow`].
 /// Other messages on the topics are skipped.
@@ -134,6 +139,13 @@ impl LogSubscriber {
         match message {
             Message::LogCreate(create) => {
                 let key = (create.stream_id, create.writer_info.path);
+                if self.streams.len() >= MAX_STREAMS && !self.streams.contains_key(&key) {
+                    self.pending.push_back(Err(LogError::TooManyStreams {
+                        stream: key.0.name().to_owned(),
+                        path: key.1,
+                    }));
+                    return;
+                }
                 self.streams.insert(key, create.fields.into());
             }
             Message::LogWrite(write) => {
@@ -327,5 +339,106 @@ fn describe(tag: u64, subtag: u64) -> String {
         Some(TypeTag::Table) => format!("set[{}]", tag_name(subtag)),
         Some(TypeTag::Vector) => format!("vector[{}]", tag_name(subtag)),
         _ => tag_name(tag),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::ByteString;
+    use crate::options::Options;
+    use crate::zeek::{Batch, LogCreate, LogWrite, WriterInfo};
+
+    async fn subscriber() -> (Endpoint, LogSubscriber) {
+        let endpoint = Endpoint::new(Options {
+            disable_ssl: true,
+            ..Options::default()
+        })
+        .unwrap();
+        let sub = LogSubscriber::new(&endpoint, ["bro/logs/"]).await.unwrap();
+        (endpoint, sub)
+    }
+
+    fn create(path: &str) -> Message {
+        Message::LogCreate(LogCreate {
+            stream_id: EnumValue::new("A::LOG"),
+            writer_id: EnumValue::new("Log::WRITER_ASCII"),
+            writer_info: WriterInfo {
+                path: path.into(),
+                rotation_base: 0.0,
+                rotation_interval: 0.0,
+                network_time: 0.0,
+                config: Default::default(),
+                post_proc_func: String::new(),
+            },
+            fields: vec![LogField {
+                name: "n".into(),
+                secondary_name: None,
+                type_tag: 3,
+                subtype_tag: 0,
+                optional: false,
+            }],
+        })
+    }
+
+    fn write(path: &str, serial: Vec<u8>) -> Message {
+        Message::LogWrite(LogWrite {
+            stream_id: EnumValue::new("A::LOG"),
+            writer_id: EnumValue::new("Log::WRITER_ASCII"),
+            path: path.into(),
+            serial_data: ByteString::from(serial),
+        })
+    }
+
+    #[tokio::test]
+    async fn batches_become_rows_with_the_announced_columns() {
+        let (_endpoint, mut sub) = subscriber().await;
+        let record = crate::logs::encode_record(&[LogValue::Count(5)]).unwrap();
+        let batch = Message::Batch(Batch(vec![
+            write("a", record.clone()),
+            create("a"),
+            write("a", record),
+            write("a", vec![0, 0, 0, 9]),
+        ]));
+        sub.handle(&batch.into_data());
+        let rows: Vec<_> = sub.pending.drain(..).collect();
+        assert_eq!(rows.len(), 3);
+        let first = rows[0].as_ref().unwrap();
+        assert_eq!(first.fields, None, "written before its LogCreate");
+        let second = rows[1].as_ref().unwrap();
+        assert_eq!(second.get("n"), Some(&LogValue::Count(5)));
+        assert!(matches!(rows[2], Err(LogError::Decode { .. })));
+    }
+
+    #[tokio::test]
+    async fn events_are_skipped_and_bad_messages_reported() {
+        let (_endpoint, mut sub) = subscriber().await;
+        sub.handle(&crate::zeek::Event::new("e", vec![]).into_data());
+        sub.handle(&Data::Count(1));
+        assert!(sub.pending.is_empty());
+        let bad_version = Data::Vector(vec![Data::Count(2), Data::Count(3), Data::Vector(vec![])]);
+        sub.handle(&bad_version);
+        assert!(matches!(
+            sub.pending.pop_front(),
+            Some(Err(LogError::Message(_)))
+        ));
+    }
+
+    #[tokio::test]
+    async fn remembered_streams_are_bounded() {
+        let (_endpoint, mut sub) = subscriber().await;
+        for i in 0..MAX_STREAMS {
+            sub.handle(&create(&format!("p{i}")).into_data());
+        }
+        assert!(sub.pending.is_empty());
+        // A known stream may be announced again; a new one is refused.
+        sub.handle(&create("p0").into_data());
+        assert!(sub.pending.is_empty());
+        sub.handle(&create("one-too-many").into_data());
+        assert!(matches!(
+            sub.pending.pop_front(),
+            Some(Err(LogError::TooManyStreams { .. }))
+        ));
+        assert_eq!(sub.streams.len(), MAX_STREAMS);
     }
 }

@@ -431,3 +431,59 @@ fn the_schema_lists_every_registered_event_and_id_as_zeek_script() {
         );
     }
 }
+
+// ---- typed events over the WebSocket API ------------------------------------
+
+#[event(topic = "/typed/ws/question", name = "Typed::question")]
+#[derive(Debug, PartialEq)]
+struct Question {
+    n: u64,
+    text: String,
+}
+
+#[event(topic = "/typed/ws/answer", name = "Typed::answer")]
+#[derive(Debug, PartialEq)]
+struct Answer {
+    n: u64,
+    by: String,
+}
+
+#[handler]
+async fn on_question(question: Question, ctx: Context) {
+    let answer = Answer {
+        n: question.n * 2,
+        by: ctx.endpoint().node_id().to_string(),
+    };
+    ctx.endpoint().publish_event(&answer).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_websocket_client_exchanges_typed_events_with_handlers() {
+    use broker_core::websocket::{ClientOptions, WebSocketClient};
+    let server = endpoint();
+    server.start_handlers().await.unwrap();
+    let port = server.listen_websocket("127.0.0.1", 0).await.unwrap();
+    let url = format!("ws://127.0.0.1:{port}/v1/messages/json");
+    let mut client = WebSocketClient::connect(&url, [Answer::TOPIC], ClientOptions::default())
+        .await
+        .unwrap();
+    client
+        .publish_event(&Question {
+            n: 21,
+            text: "why".into(),
+        })
+        .await
+        .unwrap();
+    let answer = tokio::time::timeout(WAIT, client.recv_event::<Answer>())
+        .await
+        .expect("an answer in time")
+        .expect("the client is running")
+        .unwrap();
+    assert_eq!(
+        answer,
+        Answer {
+            n: 42,
+            by: server.node_id().to_string()
+        }
+    );
+}

@@ -41,6 +41,7 @@ mod dispatch;
 mod published;
 mod registry;
 mod schema;
+mod ws;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -54,6 +55,7 @@ pub use dispatch::TypedError;
 pub use published::Published;
 pub use registry::{EventInfo, HandlerInfo, PublishedCell, PublishedInfo, RegistryError};
 pub use schema::{EventSchema, IdSchema, Schema};
+pub use ws::decode_event;
 
 /// A Rust type that is a Zeek event: `#[event(topic = "…")]` implements it.
 ///

@@ -11,7 +11,9 @@ use broker_core::proto::OverflowPolicy;
 use broker_core::runtime::{Endpoint, Subscriber};
 use broker_core::tls::TlsConfig;
 use broker_core::topic::Topic;
-use broker_core::websocket::{ClientEvent, ClientOptions, ServerOptions, WebSocketClient};
+use broker_core::websocket::{
+    ClientEvent, ClientOptions, ServerOptions, WebSocketClient, WebSocketServer,
+};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::Value;
 use tokio::net::TcpStream;
@@ -482,6 +484,121 @@ async fn pings_are_answered_before_and_after_the_handshake() {
             send(&mut ws, "[]").await;
         }
     }
+}
+
+// ---- keepalive ---------------------------------------------------------------------------
+
+/// A server pinging every 50 ms that drops clients silent for 1.05 s.
+async fn keepalive_server(server: &Endpoint) -> WebSocketServer {
+    let settings = ServerOptions::from_options(server.options())
+        .keepalive(Duration::from_millis(50), Duration::from_secs(1));
+    server
+        .websocket_server("127.0.0.1", 0, settings)
+        .await
+        .unwrap()
+}
+
+/// Waits (bounded) until `condition` holds.
+async fn eventually<F, Fut>(what: &str, mut condition: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !condition().await {
+        assert!(tokio::time::Instant::now() < deadline, "never: {what}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[test]
+fn keepalive_defaults_to_zeeks_five_seconds() {
+    let settings = ServerOptions::from_options(&options());
+    assert_eq!(settings.ping_interval, Duration::from_secs(5));
+    assert!(!settings.ping_timeout.is_zero());
+}
+
+#[tokio::test]
+async fn client_that_never_answers_pings_is_dropped() {
+    let server = endpoint();
+    let ws_server = keepalive_server(&server).await;
+    // A native peer sees the client's subscription in the server's filter.
+    let native = endpoint();
+    let port = server.listen("127.0.0.1", 0).await.unwrap();
+    native
+        .peer_and_wait("127.0.0.1", port, Duration::ZERO)
+        .await
+        .unwrap();
+    // The client reads its ack and then nothing: tungstenite answers pings
+    // only while reading, so it never does.
+    let mut silent = raw_client(ws_server.port(), r#"["/keepalive"]"#).await;
+    assert!(ws_server.wait_for_client().await);
+    await_peer_filter(&native, "/keepalive").await;
+    // Dropped: detached (its queue and subscription gone) ...
+    eventually("the silent client is detached", || async {
+        ws_server.clients() == 0
+    })
+    .await;
+    eventually("its subscription is gone", || async {
+        let filter = native.peer_subscriptions().await.unwrap();
+        !filter.iter().any(|t| t.as_str() == "/keepalive")
+    })
+    .await;
+    // ... after pings it did not answer, with close code 1011.
+    let mut pings = 0;
+    let code = loop {
+        match tokio::time::timeout(WAIT, silent.next()).await {
+            Ok(Some(Ok(WsMessage::Ping(_)))) => pings += 1,
+            Ok(Some(Ok(WsMessage::Close(frame)))) => break frame.map(|f| f.code),
+            Ok(Some(Ok(other))) => panic!("unexpected {other:?}"),
+            other => panic!("no close frame: {other:?}"),
+        }
+    };
+    assert!(pings > 0);
+    assert_eq!(code, Some(CloseCode::Error));
+}
+
+#[tokio::test]
+async fn client_that_answers_pings_stays() {
+    let server = endpoint();
+    let ws_server = keepalive_server(&server).await;
+    let mut ws = raw_client(ws_server.port(), r#"["/keepalive"]"#).await;
+    // Reading answers the pings (tungstenite queues the pongs and sends
+    // them as it reads on).
+    let (pings, mut texts) = {
+        let (pings_tx, pings_rx) = tokio::sync::watch::channel(0u32);
+        let (texts_tx, texts_rx) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            while let Some(Ok(frame)) = ws.next().await {
+                match frame {
+                    WsMessage::Ping(_) => pings_tx.send_modify(|n| *n += 1),
+                    WsMessage::Text(text) => {
+                        let _ = texts_tx.send(text.to_string());
+                    }
+                    _ => {}
+                }
+            }
+        });
+        (pings_rx, texts_rx)
+    };
+    // 40 pings take 2 s, past the 1.05 s limit: the client was kept
+    // because it answered.
+    let mut seen = pings.clone();
+    tokio::time::timeout(WAIT, seen.wait_for(|n| *n >= 40))
+        .await
+        .expect("pings in time")
+        .unwrap();
+    assert_eq!(ws_server.clients(), 1);
+    server
+        .publish("/keepalive/x", Data::Count(1))
+        .await
+        .unwrap();
+    let text = tokio::time::timeout(WAIT, texts.recv())
+        .await
+        .expect("a message in time")
+        .unwrap();
+    let (topic, data) = json::data_message_from_json_str(&text).unwrap();
+    assert_eq!((topic.as_str(), data), ("/keepalive/x", Data::Count(1)));
 }
 
 // ---- slow clients --------------------------------------------------------------------------

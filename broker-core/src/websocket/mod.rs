@@ -61,6 +61,7 @@ mod client;
 mod server;
 
 pub use client::{ClientError, ClientEvent, ClientOptions, WebSocketClient};
+pub use server::WebSocketServer;
 
 /// The one path the API is served on.
 pub const PATH: &str = "/v1/messages/json";
@@ -88,7 +89,25 @@ pub struct ServerOptions {
     /// How long the TLS and WebSocket handshakes may take (default: the
     /// endpoint's `handshake_timeout`).
     pub handshake_timeout: Duration,
+    /// How often the server pings each client (default: 5 s, Zeek 8's
+    /// `Cluster::default_websocket_ping_interval`); zero turns keepalive
+    /// off (no pings, no timeout).
+    pub ping_interval: Duration,
+    /// How long a client may stay silent after a ping was due (default:
+    /// 5 s): a client from which no frame at all (a pong, a publication,
+    /// anything) has arrived for `ping_interval + ping_timeout` is
+    /// dropped with close code 1011, freeing its queue and subscriptions.
+    /// A client that stops reading is dropped the same way, since it
+    /// cannot answer the pings queued behind its data.
+    pub ping_timeout: Duration,
 }
+
+/// The default of [`ServerOptions::ping_interval`]: Zeek 8's
+/// `Cluster::default_websocket_ping_interval`.
+pub const DEFAULT_PING_INTERVAL: Duration = Duration::from_secs(5);
+
+/// The default of [`ServerOptions::ping_timeout`].
+pub const DEFAULT_PING_TIMEOUT: Duration = Duration::from_secs(5);
 
 impl ServerOptions {
     /// The settings that `options` imply.
@@ -98,7 +117,17 @@ impl ServerOptions {
             overflow_policy: options.overflow_policy,
             max_message_size: options.max_frame_size,
             handshake_timeout: options.handshake_timeout,
+            ping_interval: DEFAULT_PING_INTERVAL,
+            ping_timeout: DEFAULT_PING_TIMEOUT,
         }
+    }
+
+    /// Pings every `interval` and drops clients silent for
+    /// `interval + timeout` (zero `interval`: no keepalive).
+    pub fn keepalive(mut self, interval: Duration, timeout: Duration) -> ServerOptions {
+        self.ping_interval = interval;
+        self.ping_timeout = timeout;
+        self
     }
 }
 

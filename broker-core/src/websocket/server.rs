@@ -1,5 +1,6 @@
 //! The server side: `Endpoint::listen_websocket` and one task per client.
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -8,11 +9,13 @@ use std::time::Duration;
 use futures_util::{SinkExt, StreamExt};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
+use tokio::sync::watch;
+use tokio::time::{Instant, Interval, MissedTickBehavior};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
-use tokio_tungstenite::tungstenite::{Error as WsError, Message as WsMessage};
+use tokio_tungstenite::tungstenite::{Bytes, Error as WsError, Message as WsMessage};
 
 use super::{
     PATH, SERVER_VERSION, ServerOptions, ack_message, codes, error_message, parse_client_data,
@@ -51,6 +54,18 @@ impl Endpoint {
         port: u16,
         settings: ServerOptions,
     ) -> Result<u16, EndpointError> {
+        let server = self.websocket_server(address, port, settings).await?;
+        Ok(server.port())
+    }
+
+    /// [`Endpoint::listen_websocket_with`], returning a handle that also
+    /// tells how many clients are attached.
+    pub async fn websocket_server(
+        &self,
+        address: &str,
+        port: u16,
+        settings: ServerOptions,
+    ) -> Result<WebSocketServer, EndpointError> {
         let retry = self.options().default_listen_retry;
         let listener = loop {
             match bind(address, port).await {
@@ -72,16 +87,49 @@ impl Endpoint {
         };
         let bound = listener.local_addr().map(|a| a.port()).unwrap_or(port);
         let (link, tls, runtime) = self.gateway_parts();
+        let (attached, attached_rx) = watch::channel(0);
         let server = Arc::new(Server {
             link: link.clone(),
             tls,
             settings,
             node: self.node_id().to_string(),
             clients: AtomicU64::new(0),
+            attached,
         });
         let task = runtime.spawn(accept_loop(listener, server));
         link.add_listener(task)?;
-        Ok(bound)
+        Ok(WebSocketServer {
+            port: bound,
+            attached: attached_rx,
+        })
+    }
+}
+
+/// A running WebSocket listener (see [`Endpoint::websocket_server`]): its
+/// port and its attached clients.
+#[derive(Clone, Debug)]
+pub struct WebSocketServer {
+    port: u16,
+    attached: watch::Receiver<usize>,
+}
+
+impl WebSocketServer {
+    /// The bound port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Clients attached now: past the subscription frame, with their
+    /// subscriptions active, and not yet gone.
+    pub fn clients(&self) -> usize {
+        *self.attached.borrow()
+    }
+
+    /// Waits until at least one client is attached; `false` once the
+    /// server has stopped (its endpoint shut down and every client left).
+    pub async fn wait_for_client(&self) -> bool {
+        let mut attached = self.attached.clone();
+        attached.wait_for(|n| *n > 0).await.is_ok()
     }
 }
 
@@ -91,6 +139,24 @@ struct Server {
     settings: ServerOptions,
     node: String,
     clients: AtomicU64,
+    /// Attached clients, for [`WebSocketServer`].
+    attached: watch::Sender<usize>,
+}
+
+/// Counts one attached client while it lives.
+struct Attached<'a>(&'a watch::Sender<usize>);
+
+impl<'a> Attached<'a> {
+    fn new(counter: &'a watch::Sender<usize>) -> Attached<'a> {
+        counter.send_modify(|n| *n += 1);
+        Attached(counter)
+    }
+}
+
+impl Drop for Attached<'_> {
+    fn drop(&mut self) {
+        self.0.send_modify(|n| *n = n.saturating_sub(1));
+    }
 }
 
 async fn accept_loop(listener: tokio::net::TcpListener, server: Arc<Server>) {
@@ -181,7 +247,8 @@ where
         .await;
         return;
     }
-    let Some(prefixes) = read_subscriptions(&mut ws, &server.link).await else {
+    let mut keepalive = Keepalive::new(settings);
+    let Some(prefixes) = read_subscriptions(&mut ws, &server.link, &mut keepalive).await else {
         return;
     };
     let attached = tokio::select! {
@@ -192,22 +259,110 @@ where
         close(&mut ws, CloseCode::Away, "endpoint shutting down").await;
         return;
     };
+    let counted = Attached::new(&server.attached);
     let n = server.clients.fetch_add(1, Ordering::Relaxed) + 1;
     let id = format!("{}-websocket-{n}", server.node);
-    if ws
-        .send(WsMessage::text(ack_message(&id, SERVER_VERSION)))
-        .await
-        .is_err()
-    {
+    let acked = keepalive
+        .bounded(ws.send(WsMessage::text(ack_message(&id, SERVER_VERSION))))
+        .await;
+    if !matches!(acked, Some(Ok(()))) {
         return;
     }
     tracing::debug!("WebSocket client {remote} attached as {id}");
-    run_client(&mut ws, &client).await;
+    let end = run_client(&mut ws, &client, &mut keepalive).await;
     let dropped = client.queue().dropped();
+    // Detach before the closing handshake: the queue and the
+    // subscriptions go at once.
+    drop(client);
+    drop(counted);
     if dropped > 0 {
         tracing::warn!("WebSocket client {remote} ({id}): {dropped} messages dropped (queue full)");
     }
+    match end {
+        End::Gone => {}
+        End::Close(code, reason) => {
+            if code == CloseCode::Error {
+                tracing::info!("WebSocket client {remote} ({id}): {reason}");
+            }
+            close(&mut ws, code, reason).await;
+        }
+    }
     tracing::debug!("WebSocket client {remote} ({id}) gone");
+}
+
+/// How a client's attached phase ended.
+enum End {
+    /// The connection is gone (closed by the client, or broken).
+    Gone,
+    /// The server closes it with this code and reason.
+    Close(CloseCode, &'static str),
+}
+
+/// Resolves at `deadline` (never for `None`).
+async fn expired(deadline: Option<Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The close reason of a client dropped by the keepalive.
+const PING_TIMEOUT: &str = "ping timeout";
+
+/// The server's pings, and the deadline by which a client must have been
+/// heard from.
+struct Keepalive {
+    /// `None` when keepalive is off.
+    ticks: Option<Interval>,
+    /// How long a client may stay silent: interval plus timeout.
+    limit: Duration,
+    last_heard: Instant,
+}
+
+impl Keepalive {
+    fn new(settings: &ServerOptions) -> Keepalive {
+        let ticks = (!settings.ping_interval.is_zero()).then(|| {
+            let start = Instant::now() + settings.ping_interval;
+            let mut ticks = tokio::time::interval_at(start, settings.ping_interval);
+            ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
+            ticks
+        });
+        Keepalive {
+            ticks,
+            limit: settings.ping_interval.saturating_add(settings.ping_timeout),
+            last_heard: Instant::now(),
+        }
+    }
+
+    /// A frame arrived (or the server itself kept the client waiting).
+    fn heard(&mut self) {
+        self.last_heard = Instant::now();
+    }
+
+    /// When the client is dropped unless heard from.
+    fn deadline(&self) -> Option<Instant> {
+        self.ticks.as_ref()?;
+        self.last_heard.checked_add(self.limit)
+    }
+
+    /// Resolves when the next ping is due (never without keepalive).
+    async fn ping_due(&mut self) {
+        match &mut self.ticks {
+            Some(ticks) => {
+                ticks.tick().await;
+            }
+            None => std::future::pending().await,
+        }
+    }
+
+    /// Runs `work` (a write to the client) until the deadline; `None` when
+    /// the deadline passed first.
+    async fn bounded<F: Future>(&self, work: F) -> Option<F::Output> {
+        match self.deadline() {
+            Some(deadline) => tokio::time::timeout_at(deadline, work).await.ok(),
+            None => Some(work.await),
+        }
+    }
 }
 
 /// Sends an error message and closes with 1008 (policy violation).
@@ -248,18 +403,32 @@ where
 async fn read_subscriptions<S>(
     ws: &mut Ws<S>,
     link: &ClientLink,
+    keepalive: &mut Keepalive,
 ) -> Option<Vec<crate::topic::Topic>>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     loop {
         let frame = tokio::select! {
+            biased;
             frame = ws.next() => frame,
             _ = link.closed() => {
                 close(ws, CloseCode::Away, "endpoint shutting down").await;
                 return None;
             }
+            _ = expired(keepalive.deadline()) => {
+                tracing::debug!("WebSocket client without subscriptions: {PING_TIMEOUT}");
+                close(ws, CloseCode::Error, PING_TIMEOUT).await;
+                return None;
+            }
+            _ = keepalive.ping_due() => {
+                if !matches!(keepalive.bounded(ws.send(WsMessage::Ping(Bytes::new()))).await, Some(Ok(()))) {
+                    return None;
+                }
+                continue;
+            }
         };
+        keepalive.heard();
         let text = match frame {
             Some(Ok(WsMessage::Text(text))) => text.to_string(),
             Some(Ok(WsMessage::Binary(bytes))) => String::from_utf8_lossy(&bytes).into_owned(),
@@ -270,7 +439,10 @@ where
             Ok(prefixes) => return Some(prefixes),
             Err(e) => {
                 let msg = error_message(codes::DESERIALIZATION_FAILED, &e.context());
-                if ws.send(WsMessage::text(msg)).await.is_err() {
+                if !matches!(
+                    keepalive.bounded(ws.send(WsMessage::text(msg))).await,
+                    Some(Ok(()))
+                ) {
                     return None;
                 }
             }
@@ -279,8 +451,10 @@ where
 }
 
 /// The attached phase: client frames become publications, queued
-/// messages become frames.
-async fn run_client<S>(ws: &mut Ws<S>, client: &LocalClient)
+/// messages become frames, pings go out every interval. Every write is
+/// bounded by the keepalive deadline, so a client that neither reads nor
+/// answers cannot hold the task.
+async fn run_client<S>(ws: &mut Ws<S>, client: &LocalClient, keepalive: &mut Keepalive) -> End
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
@@ -288,8 +462,12 @@ where
     let mut input = 0u64;
     loop {
         tokio::select! {
+            // Biased: frames from the client first (a pong refreshes the
+            // deadline before it is checked), pings before data (a busy
+            // queue cannot starve them).
             biased;
             frame = ws.next() => {
+                keepalive.heard();
                 let text = match frame {
                     Some(Ok(WsMessage::Text(text))) => text.to_string(),
                     // Zeek reads a binary frame like a text frame.
@@ -298,64 +476,97 @@ where
                         Err(_) => {
                             input += 1;
                             let context = format!("failed to decode JSON object (input #{input}: binary frame is not UTF-8)");
-                            let msg = error_message(codes::DESERIALIZATION_FAILED, &context);
-                            if ws.send(WsMessage::text(msg)).await.is_err() {
-                                return;
+                            if let Some(end) = send_error(ws, keepalive, &context).await {
+                                return end;
                             }
                             continue;
                         }
                     },
-                    Some(Ok(WsMessage::Close(_))) | None => return,
-                    Some(Err(WsError::Capacity(e))) => {
-                        close(ws, CloseCode::Size, &e.to_string()).await;
-                        return;
+                    Some(Ok(WsMessage::Close(_))) | None => return End::Gone,
+                    Some(Err(WsError::Capacity(_))) => {
+                        return End::Close(CloseCode::Size, "message too large");
                     }
-                    Some(Err(_)) => return,
+                    Some(Err(_)) => return End::Gone,
                     Some(Ok(_)) => continue,
                 };
                 input += 1;
                 match parse_client_data(&text) {
                     Ok((topic, data)) => {
                         if client.publish(topic, data).await.is_err() {
-                            close(ws, CloseCode::Away, "endpoint shutting down").await;
-                            return;
+                            return End::Close(CloseCode::Away, "endpoint shutting down");
                         }
+                        // Time spent waiting for our own peers is not the
+                        // client's silence.
+                        keepalive.heard();
                     }
                     Err(e) => {
-                        let msg = error_message(codes::DESERIALIZATION_FAILED, &data_error_context(input, &e));
-                        if ws.send(WsMessage::text(msg)).await.is_err() {
-                            return;
+                        if let Some(end) = send_error(ws, keepalive, &data_error_context(input, &e)).await {
+                            return end;
                         }
                     }
+                }
+            }
+            _ = expired(keepalive.deadline()) => return End::Close(CloseCode::Error, PING_TIMEOUT),
+            _ = keepalive.ping_due() => {
+                match keepalive.bounded(ws.send(WsMessage::Ping(Bytes::new()))).await {
+                    Some(Ok(())) => {}
+                    Some(Err(_)) => return End::Gone,
+                    None => return End::Close(CloseCode::Error, PING_TIMEOUT),
                 }
             }
             next = client.recv() => match next {
                 Ok(msg) => {
-                    let text = json::data_message_to_json_string(&msg.topic, &msg.data);
-                    if ws.feed(WsMessage::text(text)).await.is_err() {
-                        return;
-                    }
-                    for _ in 1..WRITE_BATCH {
-                        let Some(msg) = client.queue().try_pop() else { break };
-                        let text = json::data_message_to_json_string(&msg.topic, &msg.data);
-                        if ws.feed(WsMessage::text(text)).await.is_err() {
-                            return;
-                        }
-                    }
-                    if ws.flush().await.is_err() {
-                        return;
+                    let written = keepalive.bounded(write_batch(ws, client, msg)).await;
+                    match written {
+                        Some(Ok(())) => {}
+                        Some(Err(_)) => return End::Gone,
+                        None => return End::Close(CloseCode::Error, PING_TIMEOUT),
                     }
                 }
                 Err(ClientClosed::Overflow) => {
-                    close(ws, CloseCode::Policy, "client too slow: message queue overflow").await;
-                    return;
+                    return End::Close(CloseCode::Policy, "client too slow: message queue overflow");
                 }
                 Err(ClientClosed::Shutdown) => {
-                    close(ws, CloseCode::Away, "endpoint shutting down").await;
-                    return;
+                    return End::Close(CloseCode::Away, "endpoint shutting down");
                 }
             }
         }
+    }
+}
+
+/// Writes `first` and what else is queued (up to [`WRITE_BATCH`]), then
+/// flushes.
+async fn write_batch<S>(
+    ws: &mut Ws<S>,
+    client: &LocalClient,
+    first: crate::runtime::Message,
+) -> Result<(), WsError>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let text = json::data_message_to_json_string(&first.topic, &first.data);
+    ws.feed(WsMessage::text(text)).await?;
+    for _ in 1..WRITE_BATCH {
+        let Some(msg) = client.queue().try_pop() else {
+            break;
+        };
+        let text = json::data_message_to_json_string(&msg.topic, &msg.data);
+        ws.feed(WsMessage::text(text)).await?;
+    }
+    ws.flush().await
+}
+
+/// Sends a `deserialization_failed` error; `Some` when the client is to be
+/// let go.
+async fn send_error<S>(ws: &mut Ws<S>, keepalive: &Keepalive, context: &str) -> Option<End>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let msg = error_message(codes::DESERIALIZATION_FAILED, context);
+    match keepalive.bounded(ws.send(WsMessage::text(msg))).await {
+        Some(Ok(())) => None,
+        Some(Err(_)) => Some(End::Gone),
+        None => Some(End::Close(CloseCode::Error, PING_TIMEOUT)),
     }
 }
 

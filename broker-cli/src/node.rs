@@ -12,6 +12,7 @@ use broker_core::options::Options;
 use broker_core::runtime::{Endpoint, Message, StatusEvent, StatusSubscriber, Subscriber};
 use broker_core::status::StatusCode;
 use broker_core::topic::Topic;
+use broker_core::websocket::{ServerOptions, WebSocketServer};
 use broker_core::zeek::Event;
 use clap::Args;
 use serde_json::{Value, json};
@@ -224,13 +225,27 @@ impl PeerCount {
         }
     }
 
-    async fn wait_for_peer(&self) {
+    /// Waits until a native peer or a WebSocket client of `websocket` is
+    /// there to receive.
+    async fn wait_for_peer(&self, websocket: Option<&WebSocketServer>) {
         loop {
             let notified = self.changed.notified();
             if self.count.load(Ordering::SeqCst) > 0 {
                 return;
             }
-            notified.await;
+            match websocket {
+                Some(ws) if ws.clients() > 0 => return,
+                Some(ws) => {
+                    tokio::select! {
+                        _ = notified => {}
+                        running = ws.wait_for_client() => if !running {
+                            // The server stopped: only native peers now.
+                            return Box::pin(self.wait_for_peer(None)).await;
+                        },
+                    }
+                }
+                None => notified.await,
+            }
         }
     }
 }
@@ -265,8 +280,9 @@ fn write_ready_file(path: &PathBuf, text: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Reads data messages from stdin and publishes them, one per line.
-async fn publish_stdin(ep: Endpoint, peers: Arc<PeerCount>) {
+/// Reads data messages from stdin and publishes them, one per line, once
+/// a native peer or a WebSocket client is there.
+async fn publish_stdin(ep: Endpoint, peers: Arc<PeerCount>, websocket: Option<WebSocketServer>) {
     let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
     let mut number = 0u64;
     loop {
@@ -285,8 +301,9 @@ async fn publish_stdin(ep: Endpoint, peers: Arc<PeerCount>) {
         let parsed = json::data_message_from_json_str(&line).map_err(|e| e.to_string());
         match parsed {
             Ok((topic, data)) => {
-                // Nothing is published into the void: wait for a peer.
-                peers.wait_for_peer().await;
+                // Nothing is published into the void: wait for a peer or
+                // a WebSocket client.
+                peers.wait_for_peer(websocket.as_ref()).await;
                 if ep.publish(topic, data).await.is_err() {
                     return;
                 }
@@ -296,9 +313,15 @@ async fn publish_stdin(ep: Endpoint, peers: Arc<PeerCount>) {
     }
 }
 
+/// Capacity of the node's subscriber queue (messages).
+const NODE_QUEUE: usize = 8_192;
+
 pub(crate) async fn run_node(args: NodeArgs) -> anyhow::Result<()> {
     let mut options = args.conn.options()?;
     options.forward_messages = args.forward_messages;
+    // The node's subscriber absorbs a peer's burst (a Broker peer drops the
+    // peering when 2,048 messages wait for us) while stdout catches up.
+    options.congestion_queue_size = options.congestion_queue_size.max(NODE_QUEUE);
     let retry = options.default_connect_retry;
     let listen_retry = options.default_listen_retry;
     let ep = Endpoint::new_in(options, tokio::runtime::Handle::current())?;
@@ -323,8 +346,12 @@ pub(crate) async fn run_node(args: NodeArgs) -> anyhow::Result<()> {
             .await?;
         ready = format!("{port}\n");
     }
+    let mut websocket = None;
     if let Some(ws) = &args.websocket {
-        let port = ep.listen_websocket(&ws.address, ws.port).await?;
+        let settings = ServerOptions::from_options(ep.options());
+        let server = ep.websocket_server(&ws.address, ws.port, settings).await?;
+        let port = server.port();
+        websocket = Some(server);
         // The WebSocket port goes on the second line, after the peering
         // port (or an empty line without --listen).
         ready = format!(
@@ -339,7 +366,7 @@ pub(crate) async fn run_node(args: NodeArgs) -> anyhow::Result<()> {
         ep.peer(&peer.host, peer.port, retry).await?;
     }
     let peers = Arc::new(PeerCount::default());
-    let mut stdin_task = tokio::spawn(publish_stdin(ep.clone(), peers.clone()));
+    let mut stdin_task = tokio::spawn(publish_stdin(ep.clone(), peers.clone(), websocket));
     let mut stdin_open = true;
     let mut written = 0u64;
     let signal = shutdown_signal();
@@ -361,9 +388,10 @@ pub(crate) async fn run_node(args: NodeArgs) -> anyhow::Result<()> {
             },
             msg = async { subscriber.as_mut()?.recv().await }, if subscriber.is_some() => {
                 let Some(msg) = msg else { break };
-                // Write what is already waiting in one go; every line is
+                // Write what is already waiting in one go (stdout alone is
+                // line-buffered: a system call per line); every line is
                 // flushed before the node waits for more.
-                let mut out = std::io::stdout().lock();
+                let mut out = std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout().lock());
                 let mut next = Some(msg);
                 while let Some(msg) = next.take() {
                     let _ = writeln!(out, "{}", json::data_message_to_json_string(&msg.topic, &msg.data));

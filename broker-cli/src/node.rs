@@ -227,7 +227,7 @@ impl PeerCount {
 
     /// Waits until a native peer or a WebSocket client of `websocket` is
     /// there to receive.
-    async fn wait_for_peer(&self, websocket: Option<&WebSocketServer>) {
+    async fn wait_for_peer(&self, mut websocket: Option<&WebSocketServer>) {
         loop {
             let notified = self.changed.notified();
             if self.count.load(Ordering::SeqCst) > 0 {
@@ -235,15 +235,13 @@ impl PeerCount {
             }
             match websocket {
                 Some(ws) if ws.clients() > 0 => return,
-                Some(ws) => {
-                    tokio::select! {
-                        _ = notified => {}
-                        running = ws.wait_for_client() => if !running {
-                            // The server stopped: only native peers now.
-                            return Box::pin(self.wait_for_peer(None)).await;
-                        },
-                    }
-                }
+                Some(ws) => tokio::select! {
+                    _ = notified => {}
+                    running = ws.wait_for_client() => if !running {
+                        // The server stopped: only native peers count now.
+                        websocket = None;
+                    },
+                },
                 None => notified.await,
             }
         }

@@ -112,3 +112,35 @@ pub(crate) fn check_zeek_name(cx: &mut Ctxt, name: &Value) {
         );
     }
 }
+
+/// The keys of `#[event]` and `#[published_id]`: a required `topic`, an
+/// optional Zeek `name`, and `crate`; each checked.
+pub(crate) struct Named {
+    /// The path to `broker_core`.
+    pub(crate) krate: syn::Path,
+    /// The topic (`None` after reporting that it is missing).
+    pub(crate) topic: Option<Value>,
+    /// The Zeek name, if given.
+    pub(crate) name: Option<Value>,
+}
+
+impl Named {
+    /// Parses and checks the keys of `#[attribute(…)]`.
+    pub(crate) fn parse(cx: &mut Ctxt, attribute: &str, tokens: TokenStream) -> Named {
+        let mut args = Args::parse(cx, attribute, &["topic", "name", "crate"], tokens);
+        let krate = args.krate(cx);
+        let topic = args.take("topic");
+        let name = args.take("name");
+        match &topic {
+            Some(topic) => check_topic(cx, topic),
+            None => cx.error_at(
+                Span::call_site(),
+                format!("#[{attribute}] needs a topic: #[{attribute}(topic = \"…\")]"),
+            ),
+        }
+        if let Some(name) = &name {
+            check_zeek_name(cx, name);
+        }
+        Named { krate, topic, name }
+    }
+}

@@ -1,29 +1,16 @@
 //! `#[event(topic = "…", name = "…")]`: a struct becomes a Zeek event.
 
-use proc_macro2::{Span, TokenStream};
+use proc_macro2::TokenStream;
 use quote::{ToTokens, quote, quote_spanned};
 use syn::spanned::Spanned;
 
-use crate::attr::{self, Args};
+use crate::attr;
 use crate::ctxt::Ctxt;
 
 /// The struct unchanged, plus `TypedEvent` and its registration.
 pub(crate) fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
     let mut cx = Ctxt::default();
-    let mut args = Args::parse(&mut cx, "event", &["topic", "name", "crate"], args);
-    let krate = args.krate(&mut cx);
-    let topic = args.take("topic");
-    let name = args.take("name");
-    match &topic {
-        Some(topic) => attr::check_topic(&mut cx, topic),
-        None => cx.error_at(
-            Span::call_site(),
-            "#[event] needs a topic: #[event(topic = \"…\")]",
-        ),
-    }
-    if let Some(name) = &name {
-        attr::check_zeek_name(&mut cx, name);
-    }
+    let attr::Named { krate, topic, name } = attr::Named::parse(&mut cx, "event", args);
 
     let item: syn::Item = syn::parse2(item)?;
     let strukt = match &item {

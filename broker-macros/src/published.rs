@@ -1,29 +1,16 @@
 //! `#[published_id(topic = "…", name = "…")]` on a `static X: Published<T>`.
 
-use proc_macro2::{Span, TokenStream};
+use proc_macro2::TokenStream;
 use quote::{ToTokens, quote, quote_spanned};
 use syn::spanned::Spanned;
 
-use crate::attr::{self, Args};
+use crate::attr;
 use crate::ctxt::Ctxt;
 
 /// The static, registered under its Zeek name.
 pub(crate) fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
     let mut cx = Ctxt::default();
-    let mut args = Args::parse(&mut cx, "published_id", &["topic", "name", "crate"], args);
-    let krate = args.krate(&mut cx);
-    let topic = args.take("topic");
-    let name = args.take("name");
-    match &topic {
-        Some(topic) => attr::check_topic(&mut cx, topic),
-        None => cx.error_at(
-            Span::call_site(),
-            "#[published_id] needs a topic: #[published_id(topic = \"…\")]",
-        ),
-    }
-    if let Some(name) = &name {
-        attr::check_zeek_name(&mut cx, name);
-    }
+    let attr::Named { krate, topic, name } = attr::Named::parse(&mut cx, "published_id", args);
 
     let item: syn::Item = syn::parse2(item)?;
     let syn::Item::Static(stat) = &item else {

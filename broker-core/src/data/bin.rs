@@ -25,6 +25,7 @@
 //! `u32::MAX` are rejected, as are subnet lengths above 128 and enum names that
 //! are not UTF-8; subnets with host bits set are masked.
 
+use super::string::INLINE;
 use super::{
     Address, ByteString, Data, DataType, EnumValue, Port, Protocol, Set, Subnet, Table, Timespan,
     Timestamp,
@@ -99,11 +100,7 @@ pub fn encode_into(data: &Data, out: &mut Vec<u8>) {
 
 /// Decodes exactly one bin v1 value that fills all of `input`.
 pub fn decode(input: &[u8]) -> Result<Data, DecodeError> {
-    let mut reader = Reader {
-        input,
-        pos: 0,
-        offsets: Vec::new(),
-    };
+    let mut reader = Reader::new(input);
     let value = reader.value(0).map_err(|e| *e)?;
     if reader.pos != input.len() {
         return Err(DecodeError::TrailingBytes {
@@ -273,12 +270,13 @@ fn encode_bytes(bytes: &[u8], out: &mut Vec<u8>) {
 pub(crate) struct Reader<'a> {
     pub(crate) input: &'a [u8],
     pub(crate) pos: usize,
-    /// Offsets of the elements of the sets and tables being decoded (a
-    /// stack), to name a duplicate's position.
-    pub(crate) offsets: Vec<usize>,
 }
 
 impl<'a> Reader<'a> {
+    pub(crate) fn new(input: &'a [u8]) -> Reader<'a> {
+        Reader { input, pos: 0 }
+    }
+
     pub(crate) fn remaining(&self) -> usize {
         self.input.len() - self.pos
     }
@@ -340,6 +338,45 @@ impl<'a> Reader<'a> {
         self.take(len)
     }
 
+    /// A string's body. Short strings followed by enough input are copied
+    /// with fixed-size moves (see [`ByteString::from_window`]).
+    #[inline]
+    fn string(&mut self) -> Result<ByteString, DecodeError> {
+        if let Some(&len) = self.input.get(self.pos)
+            && usize::from(len) <= INLINE
+        {
+            let start = self.pos + 1;
+            if let Some(Ok(window)) = self
+                .input
+                .get(start..start + INLINE)
+                .map(<&[u8; INLINE]>::try_from)
+            {
+                self.pos = start + usize::from(len);
+                return Ok(ByteString::from_window(window, usize::from(len)));
+            }
+        }
+        Ok(ByteString::from(self.length_prefixed()?))
+    }
+
+    /// Decodes a value straight into `out`: strings (the common element of
+    /// sets) are built in place rather than moved there.
+    #[inline]
+    fn push_value(&mut self, depth: usize, out: &mut Vec<Data>) -> Result<(), Box<DecodeError>> {
+        if self.input.get(self.pos) == Some(&DataType::String.tag()) {
+            self.pos += 1;
+            let s = self.string()?;
+            // Written in place: building the value on the stack and copying
+            // it costs store-forwarding stalls.
+            out.push(Data::None);
+            if let Some(last) = out.last_mut() {
+                *last = Data::String(s);
+            }
+        } else {
+            out.push(self.value(depth)?);
+        }
+        Ok(())
+    }
+
     /// A varbyte element count, checked against the bytes left: each element
     /// needs at least `min_size` bytes.
     fn count(&mut self, min_size: usize) -> Result<usize, DecodeError> {
@@ -368,7 +405,7 @@ impl<'a> Reader<'a> {
             DataType::Count => Data::Count(self.u64()?),
             DataType::Integer => Data::Integer(self.i64()?),
             DataType::Real => Data::Real(unpack_real(self.u64()?)),
-            DataType::String => Data::String(ByteString::from(self.length_prefixed()?)),
+            DataType::String => Data::String(self.string()?),
             DataType::Address => Data::Address(Address::from_octets(self.array()?)),
             DataType::Subnet => {
                 let addr = Address::from_octets(self.array()?);
@@ -425,20 +462,20 @@ impl<'a> Reader<'a> {
                     }
                     return Ok(Data::Table(table));
                 }
-                let base = self.offsets.len();
+                let start = self.pos;
                 let mut entries = Vec::with_capacity(count.min(PREALLOCATE));
                 for _ in 0..count {
-                    self.offsets.push(self.pos);
                     let key = self.value(depth + 1)?;
                     let value = self.value(depth + 1)?;
                     entries.push((key, value));
                 }
-                let duplicate = first_duplicate(&entries, |e| &e.0, &self.offsets[base..]);
-                self.offsets.truncate(base);
-                if let Some(offset) = duplicate {
+                let table: Table = entries.into_iter().collect();
+                if table.len() != count {
+                    drop(table);
+                    let offset = self.first_duplicate(start, count, depth, true);
                     return Err(Box::new(DecodeError::DuplicateTableKey { offset }));
                 }
-                Data::Table(entries.into_iter().collect::<Table>())
+                Data::Table(table)
             }
             DataType::Vector => {
                 self.check_depth(depth, offset)?;
@@ -447,7 +484,7 @@ impl<'a> Reader<'a> {
                 // each reserve for the whole rest of the input.
                 let mut items = Vec::with_capacity(count.min(PREALLOCATE));
                 for _ in 0..count {
-                    items.push(self.value(depth + 1)?);
+                    self.push_value(depth + 1, &mut items)?;
                 }
                 Data::Vector(items)
             }
@@ -466,7 +503,8 @@ impl<'a> Reader<'a> {
 
     /// Sets and tables are decoded into a vector and built in bulk: Broker
     /// writes them sorted, and building a B-tree from sorted items is much
-    /// cheaper than inserting one by one.
+    /// cheaper than inserting one by one. The bulk build drops duplicates,
+    /// so a set that ends up smaller than declared had one.
     fn set(&mut self, count: usize, depth: usize) -> Result<Set, Box<DecodeError>> {
         if count <= SMALL {
             let mut set = Set::new();
@@ -478,36 +516,53 @@ impl<'a> Reader<'a> {
             }
             return Ok(set);
         }
-        let base = self.offsets.len();
+        let start = self.pos;
         let mut items = Vec::with_capacity(count.min(PREALLOCATE));
         for _ in 0..count {
-            self.offsets.push(self.pos);
-            items.push(self.value(depth + 1)?);
+            self.push_value(depth + 1, &mut items)?;
         }
-        let duplicate = first_duplicate(&items, |d| d, &self.offsets[base..]);
-        self.offsets.truncate(base);
-        if let Some(offset) = duplicate {
+        let set: Set = items.into_iter().collect();
+        if set.len() != count {
+            drop(set);
+            let offset = self.first_duplicate(start, count, depth, false);
             return Err(Box::new(DecodeError::DuplicateSetElement { offset }));
         }
-        Ok(items.into_iter().collect())
+        Ok(set)
+    }
+
+    /// The offset of the first repeated element (or key) among the `count`
+    /// elements (or entries) of a set (or table) that start at `start`. Only
+    /// called once the container turned out to hold fewer elements than it
+    /// declared, so the happy path neither records offsets nor compares
+    /// elements beyond what building the B-tree needs. The elements decoded
+    /// before, so they decode again.
+    fn first_duplicate(&self, start: usize, count: usize, depth: usize, table: bool) -> usize {
+        let mut again = Reader {
+            input: self.input,
+            pos: start,
+        };
+        let mut keys = Vec::with_capacity(count.min(PREALLOCATE));
+        let mut offsets = Vec::with_capacity(count.min(PREALLOCATE));
+        for _ in 0..count {
+            offsets.push(again.pos);
+            let Ok(key) = again.value(depth + 1) else {
+                return start;
+            };
+            keys.push(key);
+            if table && again.value(depth + 1).is_err() {
+                return start;
+            }
+        }
+        let mut order: Vec<usize> = (0..keys.len()).collect();
+        order.sort_by(|&a, &b| keys[a].cmp(&keys[b]).then(a.cmp(&b)));
+        order
+            .windows(2)
+            .filter(|w| keys[w[0]] == keys[w[1]])
+            .map(|w| offsets[w[1]])
+            .min()
+            .unwrap_or(start)
     }
 }
-
-/// The offset of the first repeated key (in input order), if any.
-fn first_duplicate<T>(items: &[T], key: impl Fn(&T) -> &Data, offsets: &[usize]) -> Option<usize> {
-    if items.windows(2).all(|w| key(&w[0]) < key(&w[1])) {
-        return None; // strictly sorted: no duplicates
-    }
-    let mut order: Vec<usize> = (0..items.len()).collect();
-    order.sort_by(|&a, &b| key(&items[a]).cmp(key(&items[b])).then(a.cmp(&b)));
-    order
-        .windows(2)
-        .filter(|w| key(&items[w[0]]) == key(&items[w[1]]))
-        .map(|w| offsets[w[1]])
-        .min()
-}
-
-impl Reader<'_> {}
 
 #[cfg(test)]
 mod tests {

@@ -28,7 +28,7 @@ pub struct ByteString(Repr);
 
 /// Inline capacity: with the length byte and the enum tag this keeps
 /// `ByteString` at 24 bytes, the size of a `Vec`.
-const INLINE: usize = 22;
+pub(crate) const INLINE: usize = 22;
 
 #[derive(Clone)]
 enum Repr {
@@ -87,8 +87,13 @@ impl Default for ByteString {
 }
 
 impl PartialEq for ByteString {
+    #[inline]
     fn eq(&self, other: &ByteString) -> bool {
-        self.as_bytes() == other.as_bytes()
+        match (&self.0, &other.0) {
+            // Unused bytes are zero, so whole buffers compare.
+            (Repr::Inline { len: a, buf: x }, Repr::Inline { len: b, buf: y }) => a == b && x == y,
+            _ => self.as_bytes() == other.as_bytes(),
+        }
     }
 }
 
@@ -101,9 +106,31 @@ impl PartialOrd for ByteString {
 }
 
 impl Ord for ByteString {
+    #[inline]
     fn cmp(&self, other: &ByteString) -> std::cmp::Ordering {
-        self.as_bytes().cmp(other.as_bytes())
+        match (&self.0, &other.0) {
+            // Unused bytes are zero: comparing the zero-padded buffers gives
+            // the bytewise order, except that a string and itself followed by
+            // zero bytes pad to the same buffer; the shorter is less.
+            (Repr::Inline { len: a, buf: x }, Repr::Inline { len: b, buf: y }) => {
+                let (xh, xl) = split_inline(x);
+                let (yh, yl) = split_inline(y);
+                xh.cmp(&yh).then(xl.cmp(&yl)).then(a.cmp(b))
+            }
+            _ => self.as_bytes().cmp(other.as_bytes()),
+        }
     }
+}
+
+/// An inline buffer as two big-endian integers whose order is the bytewise
+/// order of the buffer.
+#[inline]
+fn split_inline(buf: &[u8; INLINE]) -> (u128, u64) {
+    let mut head = [0; 16];
+    head.copy_from_slice(&buf[..16]);
+    let mut tail = [0; 8];
+    tail[..INLINE - 16].copy_from_slice(&buf[16..]);
+    (u128::from_be_bytes(head), u64::from_be_bytes(tail))
 }
 
 impl std::hash::Hash for ByteString {
@@ -155,19 +182,79 @@ impl From<Vec<u8>> for ByteString {
 }
 
 impl From<&[u8]> for ByteString {
+    #[inline]
     fn from(bytes: &[u8]) -> ByteString {
         if bytes.len() <= INLINE {
-            let mut buf = [0; INLINE];
-            buf[..bytes.len()].copy_from_slice(bytes);
+            if let Ok(window) = <&[u8; INLINE]>::try_from(bytes) {
+                return ByteString::from_window(window, INLINE);
+            }
             // The length fits: it is at most INLINE.
             ByteString(Repr::Inline {
                 len: bytes.len() as u8,
-                buf,
+                buf: inline_buf(bytes),
             })
         } else {
             ByteString(Repr::Heap(bytes.into()))
         }
     }
+}
+
+impl ByteString {
+    /// The string of the first `len` bytes of `window` (`len` at most
+    /// [`INLINE`]); the rest of `window` is ignored. For decoders that have
+    /// the bytes after a short string at hand: the buffer is built from two
+    /// fixed-size loads and masks, and written with two stores that later
+    /// copies of the value read back whole (no store-forwarding stalls).
+    #[inline]
+    pub(crate) fn from_window(window: &[u8; INLINE], len: usize) -> ByteString {
+        debug_assert!(len <= INLINE);
+        let mask = |keep: usize, bytes: usize| -> u128 {
+            if keep >= bytes {
+                u128::MAX
+            } else {
+                (1u128 << (8 * keep)) - 1
+            }
+        };
+        let mut head = [0; 16];
+        head.copy_from_slice(&window[..16]);
+        let head = u128::from_le_bytes(head) & mask(len, 16);
+        let mut tail = [0; 8];
+        tail.copy_from_slice(&window[INLINE - 8..]);
+        let tail = u64::from_le_bytes(tail) & (mask(len.saturating_sub(INLINE - 8), 8) as u64);
+        let mut buf = [0; INLINE];
+        buf[INLINE - 8..].copy_from_slice(&tail.to_le_bytes());
+        buf[..16].copy_from_slice(&head.to_le_bytes());
+        ByteString(Repr::Inline {
+            len: len as u8,
+            buf,
+        })
+    }
+}
+
+/// `bytes` (at most [`INLINE`] of them) followed by zeros. Inline strings
+/// keep their unused bytes zero, which lets comparisons work on the whole
+/// buffer. Copies are of fixed sizes (two overlapping ones), which compile
+/// to a few moves instead of a call to `memcpy` with a variable length.
+#[inline]
+fn inline_buf(bytes: &[u8]) -> [u8; INLINE] {
+    let mut buf = [0; INLINE];
+    let n = bytes.len();
+    debug_assert!(n <= INLINE);
+    if n >= 16 {
+        buf[..16].copy_from_slice(&bytes[..16]);
+        buf[n - 8..n].copy_from_slice(&bytes[n - 8..]);
+    } else if n >= 8 {
+        buf[..8].copy_from_slice(&bytes[..8]);
+        buf[n - 8..n].copy_from_slice(&bytes[n - 8..]);
+    } else if n >= 4 {
+        buf[..4].copy_from_slice(&bytes[..4]);
+        buf[n - 4..n].copy_from_slice(&bytes[n - 4..]);
+    } else if n > 0 {
+        buf[0] = bytes[0];
+        buf[n / 2] = bytes[n / 2];
+        buf[n - 1] = bytes[n - 1];
+    }
+    buf
 }
 
 impl PartialEq<str> for ByteString {
@@ -283,6 +370,40 @@ mod tests {
         assert_eq!(long.clone().into_bytes().len(), 23);
         assert_eq!(short.into_string().unwrap().len(), 22);
         assert_eq!(std::mem::size_of::<ByteString>(), 24);
+    }
+
+    #[test]
+    fn inline_order_and_equality_agree_with_the_bytes() {
+        // Every length from 0 to past the inline limit, with zero bytes
+        // (which pad inline buffers) and 0xff at either end.
+        let mut samples: Vec<Vec<u8>> = Vec::new();
+        for len in 0..=24 {
+            for fill in [0x00, 0x41, 0xff] {
+                let mut v = vec![fill; len];
+                samples.push(v.clone());
+                if len > 0 {
+                    v[len - 1] ^= 0x80;
+                    samples.push(v.clone());
+                    v[0] ^= 0x01;
+                    samples.push(v);
+                }
+            }
+        }
+        for a in &samples {
+            let x = ByteString::from(a.as_slice());
+            assert_eq!(x.as_bytes(), a.as_slice());
+            if a.len() <= INLINE {
+                let mut window = [0xa5; INLINE];
+                window[..a.len()].copy_from_slice(a);
+                assert!(ByteString::from_window(&window, a.len()) == x);
+                assert_eq!(ByteString::from_window(&window, a.len()).as_bytes(), a);
+            }
+            for b in &samples {
+                let y = ByteString::from(b.clone());
+                assert_eq!(x.cmp(&y), a.cmp(b), "{a:?} vs {b:?}");
+                assert_eq!(x == y, a == b, "{a:?} vs {b:?}");
+            }
+        }
     }
 
     #[test]

@@ -241,11 +241,7 @@ impl HandshakeMessage {
 
     /// Decodes a frame payload.
     pub fn decode(payload: &[u8]) -> Result<HandshakeMessage, WireError> {
-        let mut r = Reader {
-            input: payload,
-            pos: 0,
-            offsets: Vec::new(),
-        };
+        let mut r = Reader::new(payload);
         let tag = r.u8()?;
         let magic = |r: &mut Reader<'_>| -> Result<(), WireError> {
             let magic = u32::from_be_bytes(r.array()?);
@@ -334,11 +330,7 @@ fn decode_filter(r: &mut Reader<'_>) -> Result<Vec<Topic>, WireError> {
 
 /// Decodes a filter from a routing update's payload.
 pub fn decode_filter_payload(payload: &[u8]) -> Result<Vec<Topic>, WireError> {
-    let mut r = Reader {
-        input: payload,
-        pos: 0,
-        offsets: Vec::new(),
-    };
+    let mut r = Reader::new(payload);
     let filter = decode_filter(&mut r)?;
     if r.remaining() != 0 {
         return Err(DecodeError::TrailingBytes {

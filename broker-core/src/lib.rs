@@ -25,6 +25,70 @@
 //!
 //! Events, log messages and identifier updates are vectors of a fixed shape;
 //! [`zeek`] converts between those vectors and typed structs.
+//!
+//! # Endpoints
+//!
+//! A [`runtime::Endpoint`] listens, peers, subscribes and publishes, with
+//! Broker's semantics (prefix subscriptions, forwarding, TLS by default) and
+//! bounded queues everywhere. Its methods are `async`; `block_on` serves
+//! blocking code.
+//!
+//! ```
+//! use broker_core::prelude::*;
+//! use std::time::Duration;
+//!
+//! let options = Options { disable_ssl: true, ..Options::default() };
+//! let (a, b) = (Endpoint::new(options.clone()).unwrap(), Endpoint::new(options).unwrap());
+//! a.block_on(async {
+//!     let port = a.listen("127.0.0.1", 0).await.unwrap();
+//!     let mut inbox = a.subscribe(["/tutorial"]).await.unwrap();
+//!     b.peer_and_wait("127.0.0.1", port, Duration::from_secs(1)).await.unwrap();
+//!     b.publish("/tutorial/hello", Data::from("world")).await.unwrap();
+//!     assert_eq!(inbox.recv().await.unwrap().data, Data::from("world"));
+//! });
+//! ```
+//!
+//! # Typed events, handlers and published ids
+//!
+//! `#[event]` makes a struct a Zeek event, `#[handler]` registers a function
+//! that receives it, `#[published_id]` a global that peers keep in step;
+//! [`Endpoint::start_handlers`](runtime::Endpoint::start_handlers) puts them
+//! to work. Arguments that do not match the Rust types never reach a handler:
+//! the endpoint reports a `type_clash` error event instead. See
+//! [`typed`] and `docs/macros.md`.
+//!
+//! ```rust,standalone_crate
+//! use broker_core::prelude::*;
+//! use std::sync::atomic::{AtomicU64, Ordering};
+//!
+//! #[event(topic = "/tutorial/events", name = "Tutorial::seen")]
+//! struct Seen { host: std::net::IpAddr, count: u64 }
+//!
+//! static TOTAL: AtomicU64 = AtomicU64::new(0);
+//!
+//! #[handler]
+//! fn on_seen(seen: Seen) {
+//!     TOTAL.fetch_add(seen.count, Ordering::SeqCst);
+//! }
+//!
+//! let ep = Endpoint::new(Options { disable_ssl: true, ..Options::default() }).unwrap();
+//! ep.block_on(async {
+//!     ep.start_handlers().await.unwrap();
+//!     ep.raise(Seen { host: "10.0.0.1".parse().unwrap(), count: 3 }).await.unwrap();
+//! });
+//! assert_eq!(TOTAL.load(Ordering::SeqCst), 3);
+//! // The Zeek side's declarations, from the Rust types:
+//! let schema = broker_core::typed::Schema::collect().unwrap().to_string();
+//! assert!(schema.contains("global Tutorial::seen: event(host: addr, count: count);"));
+//! ```
+//!
+//! # Logs and the WebSocket API
+//!
+//! [`logs`] ships typed log records (`#[derive(Data, Log)]`) in Zeek's own
+//! log format and receives Zeek's logs; [`websocket`] serves Zeek's JSON API
+//! at `/v1/messages/json` and connects to it as a client. [`options`] holds
+//! every option of Zeek's `Broker::` module; `docs/guide.md` maps that whole
+//! API to this crate.
 #![cfg_attr(
     not(test),
     warn(clippy::unwrap_used, clippy::expect_used, clippy::panic)

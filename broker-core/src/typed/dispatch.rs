@@ -2,12 +2,15 @@
 //!
 //! The dispatcher is one task per endpoint, reading one subscriber on every
 //! registered handler's and published id's topic. Handlers of a message run
-//! one after another, in arrival order; each call runs as its own task so
-//! that a panicking handler loses only its own call.
+//! one after another, in arrival order, on the dispatcher task; a panicking
+//! handler loses only its own call (the panic is caught and logged).
 
 use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
+
+use futures_util::FutureExt as _;
 
 use super::registry::Registry;
 use super::{Context, EventError, Published, RegistryError, TypedEvent};
@@ -266,8 +269,15 @@ async fn dispatch_event(
     for handler in handlers {
         match (handler.invoke)(context.clone(), args) {
             Ok(call) => {
-                if let Err(e) = endpoint.runtime_handle().spawn(call).await {
-                    tracing::error!("handler {} failed: {e}", handler.name);
+                // A panicking handler loses its own call only; the
+                // dispatcher goes on with the next.
+                if let Err(panic) = AssertUnwindSafe(call).catch_unwind().await {
+                    let text = panic
+                        .downcast_ref::<&str>()
+                        .map(|s| (*s).to_owned())
+                        .or_else(|| panic.downcast_ref::<String>().cloned())
+                        .unwrap_or_default();
+                    tracing::error!("handler {} panicked: {text}", handler.name);
                 }
             }
             Err(error) => {

@@ -559,6 +559,41 @@ async fn client_that_never_answers_pings_is_dropped() {
 }
 
 #[tokio::test]
+async fn client_that_never_subscribes_is_dropped_too() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let server = endpoint();
+    let ws_server = keepalive_server(&server).await;
+    // A WebSocket upgrade by hand, then silence: raw bytes are read, so
+    // nothing ever answers the pings.
+    let mut tcp = TcpStream::connect(("127.0.0.1", ws_server.port()))
+        .await
+        .unwrap();
+    tcp.write_all(
+        b"GET /v1/messages/json HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n\
+          Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+          Sec-WebSocket-Version: 13\r\n\r\n",
+    )
+    .await
+    .unwrap();
+    // The server ends the connection (after its close frame) by itself.
+    let mut received = Vec::new();
+    tokio::time::timeout(WAIT, tcp.read_to_end(&mut received))
+        .await
+        .expect("the server hangs up in time")
+        .unwrap();
+    let reason = b"ping timeout";
+    let mut close = vec![0x88, 2 + reason.len() as u8, 0x03, 0xf3]; // 1011
+    close.extend_from_slice(reason);
+    assert!(
+        received.windows(close.len()).any(|w| w == close),
+        "no close 1011 in {:?}",
+        String::from_utf8_lossy(&received)
+    );
+    assert!(received.windows(2).any(|w| w == [0x89, 0x00]), "no ping");
+    assert_eq!(ws_server.clients(), 0);
+}
+
+#[tokio::test]
 async fn client_that_answers_pings_stays() {
     let server = endpoint();
     let ws_server = keepalive_server(&server).await;

@@ -37,7 +37,8 @@ pub struct ClientOptions {
     /// server; in the default mode any server certificate is accepted).
     pub tls: Option<Arc<TlsConfig>>,
     /// Events buffered for the application; when full, the client stops
-    /// reading from the server (TCP pushes back).
+    /// reading from the server (TCP pushes back) and so stops answering
+    /// its pings: a server with keepalive drops it after its timeout.
     pub event_queue: usize,
     /// Publications buffered while sending or reconnecting; when full,
     /// [`WebSocketClient::publish`] waits.

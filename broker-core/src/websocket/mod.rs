@@ -5,7 +5,7 @@
 //! a JSON array of topic prefixes, gets an ack
 //! `{"type":"ack","endpoint":…,"version":…}`, and from then on both sides
 //! exchange data messages `{"type":"data-message","topic":…,"@data-type":…,"data":…}`
-//! (the [`json`](crate::data::json) codec); the server reports bad input with
+//! (the [`json`] codec); the server reports bad input with
 //! `{"type":"error","code":…,"context":…}` and keeps the connection open.
 //!
 //! The server ([`Endpoint::listen_websocket`](crate::runtime::Endpoint::listen_websocket))

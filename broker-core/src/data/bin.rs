@@ -37,7 +37,8 @@ pub const MAX_DEPTH: usize = 100;
 /// Elements reserved up front for a vector; more grow as they arrive.
 const PREALLOCATE: usize = 64;
 
-/// Sets and tables up to this size are built by insertion, larger ones in bulk.
+/// Sets and tables up to this size are built by insertion as they are
+/// decoded; larger ones are decoded into a vector first.
 const SMALL: usize = 4;
 
 /// Bits CAF writes for +inf (IEEE's -inf pattern).
@@ -358,23 +359,44 @@ impl<'a> Reader<'a> {
         Ok(ByteString::from(self.length_prefixed()?))
     }
 
-    /// Decodes a value straight into `out`: strings (the common element of
-    /// sets) are built in place rather than moved there.
+    /// Decodes a value into `slot` (which holds [`Data::None`]). Short
+    /// strings (the common element of sets) are built from registers and
+    /// written into the slot where they stay, instead of being returned
+    /// through memory and copied: copying freshly written small stores costs
+    /// store-forwarding stalls, which dominated decoding sets of strings.
     #[inline]
-    fn push_value(&mut self, depth: usize, out: &mut Vec<Data>) -> Result<(), Box<DecodeError>> {
-        if self.input.get(self.pos) == Some(&DataType::String.tag()) {
-            self.pos += 1;
-            let s = self.string()?;
-            // Written in place: building the value on the stack and copying
-            // it costs store-forwarding stalls.
-            out.push(Data::None);
-            if let Some(last) = out.last_mut() {
-                *last = Data::String(s);
-            }
-        } else {
-            out.push(self.value(depth)?);
+    fn value_into(&mut self, depth: usize, slot: &mut Data) -> Result<(), Box<DecodeError>> {
+        let pos = self.pos;
+        if let Some(&[tag, len]) = self.input.get(pos..pos + 2).map(|b| [b[0], b[1]]).as_ref()
+            && tag == DataType::String.tag()
+            && usize::from(len) <= INLINE
+            && let Some(Ok(window)) = self
+                .input
+                .get(pos + 2..pos + 2 + INLINE)
+                .map(<&[u8; INLINE]>::try_from)
+        {
+            self.pos = pos + 2 + usize::from(len);
+            *slot = Data::String(ByteString::from_window(window, usize::from(len)));
+            return Ok(());
         }
+        *slot = self.value(depth)?;
         Ok(())
+    }
+
+    /// `count` values decoded into a vector. Its slots are filled with
+    /// [`Data::None`] ahead of decoding (at most [`PREALLOCATE`] more than
+    /// decoded so far, so that hostile counts cannot reserve much) and
+    /// values are decoded into them in place.
+    fn values(&mut self, count: usize, depth: usize) -> Result<Vec<Data>, Box<DecodeError>> {
+        let mut items = Vec::new();
+        items.resize_with(count.min(PREALLOCATE), || Data::None);
+        for i in 0..count {
+            if i == items.len() {
+                items.resize_with(count.min(2 * i), || Data::None);
+            }
+            self.value_into(depth, &mut items[i])?;
+        }
+        Ok(items)
     }
 
     /// A varbyte element count, checked against the bytes left: each element
@@ -463,11 +485,15 @@ impl<'a> Reader<'a> {
                     return Ok(Data::Table(table));
                 }
                 let start = self.pos;
-                let mut entries = Vec::with_capacity(count.min(PREALLOCATE));
-                for _ in 0..count {
-                    let key = self.value(depth + 1)?;
-                    let value = self.value(depth + 1)?;
-                    entries.push((key, value));
+                let mut entries = Vec::new();
+                entries.resize_with(count.min(PREALLOCATE), || (Data::None, Data::None));
+                for i in 0..count {
+                    if i == entries.len() {
+                        entries.resize_with(count.min(2 * i), || (Data::None, Data::None));
+                    }
+                    let (key, value) = &mut entries[i];
+                    self.value_into(depth + 1, key)?;
+                    self.value_into(depth + 1, value)?;
                 }
                 let table: Table = entries.into_iter().collect();
                 if table.len() != count {
@@ -482,11 +508,7 @@ impl<'a> Reader<'a> {
                 let count = self.count(1)?;
                 // Reserve little up front: nested vectors could otherwise
                 // each reserve for the whole rest of the input.
-                let mut items = Vec::with_capacity(count.min(PREALLOCATE));
-                for _ in 0..count {
-                    self.push_value(depth + 1, &mut items)?;
-                }
-                Data::Vector(items)
+                Data::Vector(self.values(count, depth + 1)?)
             }
         })
     }
@@ -517,10 +539,7 @@ impl<'a> Reader<'a> {
             return Ok(set);
         }
         let start = self.pos;
-        let mut items = Vec::with_capacity(count.min(PREALLOCATE));
-        for _ in 0..count {
-            self.push_value(depth + 1, &mut items)?;
-        }
+        let items = self.values(count, depth + 1)?;
         let set: Set = items.into_iter().collect();
         if set.len() != count {
             drop(set);

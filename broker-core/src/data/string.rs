@@ -205,7 +205,7 @@ impl ByteString {
     /// the bytes after a short string at hand: the buffer is built from two
     /// fixed-size loads and masks, and written with two stores that later
     /// copies of the value read back whole (no store-forwarding stalls).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn from_window(window: &[u8; INLINE], len: usize) -> ByteString {
         debug_assert!(len <= INLINE);
         let mask = |keep: usize, bytes: usize| -> u128 {

@@ -91,7 +91,9 @@ impl PartialEq for ByteString {
     fn eq(&self, other: &ByteString) -> bool {
         match (&self.0, &other.0) {
             // Unused bytes are zero, so whole buffers compare.
-            (Repr::Inline { len: a, buf: x }, Repr::Inline { len: b, buf: y }) => a == b && x == y,
+            (Repr::Inline { len: a, buf: x }, Repr::Inline { len: b, buf: y }) => {
+                a == b && split_inline(x) == split_inline(y)
+            }
             _ => self.as_bytes() == other.as_bytes(),
         }
     }
@@ -113,24 +115,33 @@ impl Ord for ByteString {
             // the bytewise order, except that a string and itself followed by
             // zero bytes pad to the same buffer; the shorter is less.
             (Repr::Inline { len: a, buf: x }, Repr::Inline { len: b, buf: y }) => {
-                let (xh, xl) = split_inline(x);
-                let (yh, yl) = split_inline(y);
-                xh.cmp(&yh).then(xl.cmp(&yl)).then(a.cmp(b))
+                split_inline(x).cmp(&split_inline(y)).then(a.cmp(b))
             }
             _ => self.as_bytes().cmp(other.as_bytes()),
         }
     }
 }
 
-/// An inline buffer as two big-endian integers whose order is the bytewise
-/// order of the buffer.
+/// An inline buffer as big-endian integers whose order is the bytewise
+/// order of the buffer. The pieces are those [`ByteString::from_window`]
+/// writes, so that reading a freshly decoded string is forwarded from the
+/// stores that wrote it.
 #[inline]
-fn split_inline(buf: &[u8; INLINE]) -> (u128, u64) {
-    let mut head = [0; 16];
-    head.copy_from_slice(&buf[..16]);
-    let mut tail = [0; 8];
-    tail[..INLINE - 16].copy_from_slice(&buf[16..]);
-    (u128::from_be_bytes(head), u64::from_be_bytes(tail))
+fn split_inline(buf: &[u8; INLINE]) -> (u64, u64, u32, u16) {
+    let mut a = [0; 8];
+    a.copy_from_slice(&buf[..8]);
+    let mut b = [0; 8];
+    b.copy_from_slice(&buf[8..16]);
+    let mut c = [0; 4];
+    c.copy_from_slice(&buf[16..20]);
+    let mut d = [0; 2];
+    d.copy_from_slice(&buf[20..]);
+    (
+        u64::from_be_bytes(a),
+        u64::from_be_bytes(b),
+        u32::from_be_bytes(c),
+        u16::from_be_bytes(d),
+    )
 }
 
 impl std::hash::Hash for ByteString {
@@ -208,22 +219,26 @@ impl ByteString {
     #[inline(always)]
     pub(crate) fn from_window(window: &[u8; INLINE], len: usize) -> ByteString {
         debug_assert!(len <= INLINE);
-        let mask = |keep: usize, bytes: usize| -> u128 {
-            if keep >= bytes {
-                u128::MAX
+        // Bytes `from..from + n` of the window, the ones at or past `len`
+        // zeroed, little-endian.
+        let piece = |from: usize, n: usize| -> u64 {
+            let mut word = [0; 8];
+            word.copy_from_slice(&window[from..from + 8]);
+            let keep = len.saturating_sub(from).min(n);
+            let mask = if keep >= 8 {
+                u64::MAX
             } else {
-                (1u128 << (8 * keep)) - 1
-            }
+                (1u64 << (8 * keep)) - 1
+            };
+            u64::from_le_bytes(word) & mask
         };
-        let mut head = [0; 16];
-        head.copy_from_slice(&window[..16]);
-        let head = u128::from_le_bytes(head) & mask(len, 16);
-        let mut tail = [0; 8];
-        tail.copy_from_slice(&window[INLINE - 8..]);
-        let tail = u64::from_le_bytes(tail) & (mask(len.saturating_sub(INLINE - 8), 8) as u64);
+        // Bytes 16..22: the last eight of the window without the first two.
+        let tail = piece(INLINE - 8, 8) >> 16;
         let mut buf = [0; INLINE];
-        buf[INLINE - 8..].copy_from_slice(&tail.to_le_bytes());
-        buf[..16].copy_from_slice(&head.to_le_bytes());
+        buf[..8].copy_from_slice(&piece(0, 8).to_le_bytes());
+        buf[8..16].copy_from_slice(&piece(8, 8).to_le_bytes());
+        buf[16..20].copy_from_slice(&(tail as u32).to_le_bytes());
+        buf[20..].copy_from_slice(&((tail >> 32) as u16).to_le_bytes());
         ByteString(Repr::Inline {
             len: len as u8,
             buf,

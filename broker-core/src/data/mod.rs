@@ -339,6 +339,7 @@ impl Data {
 }
 
 impl PartialEq for Data {
+    #[inline]
     fn eq(&self, other: &Self) -> bool {
         self.cmp(other) == Ordering::Equal
     }
@@ -353,7 +354,20 @@ impl PartialOrd for Data {
 }
 
 impl Ord for Data {
+    /// Strings, the common elements of sets and keys of tables, compare
+    /// inline (this is inlined into the B-tree's and sort's loops); the rest
+    /// out of line.
+    #[inline]
     fn cmp(&self, other: &Self) -> Ordering {
+        if let (Data::String(a), Data::String(b)) = (self, other) {
+            return a.cmp(b);
+        }
+        self.cmp_general(other)
+    }
+}
+
+impl Data {
+    fn cmp_general(&self, other: &Self) -> Ordering {
         match (self, other) {
             (Data::None, Data::None) => Ordering::Equal,
             (Data::Boolean(a), Data::Boolean(b)) => a.cmp(b),

@@ -108,7 +108,7 @@ impl PartialOrd for ByteString {
 }
 
 impl Ord for ByteString {
-    #[inline]
+    #[inline(always)]
     fn cmp(&self, other: &ByteString) -> std::cmp::Ordering {
         match (&self.0, &other.0) {
             // Unused bytes are zero: comparing the zero-padded buffers gives
@@ -117,8 +117,15 @@ impl Ord for ByteString {
             (Repr::Inline { len: a, buf: x }, Repr::Inline { len: b, buf: y }) => {
                 split_inline(x).cmp(&split_inline(y)).then(a.cmp(b))
             }
-            _ => self.as_bytes().cmp(other.as_bytes()),
+            _ => self.cmp_bytes(other),
         }
+    }
+}
+
+impl ByteString {
+    #[inline(never)]
+    fn cmp_bytes(&self, other: &ByteString) -> std::cmp::Ordering {
+        self.as_bytes().cmp(other.as_bytes())
     }
 }
 
@@ -126,21 +133,24 @@ impl Ord for ByteString {
 /// order of the buffer. The pieces are those [`ByteString::from_window`]
 /// writes, so that reading a freshly decoded string is forwarded from the
 /// stores that wrote it.
+/// (Pieces: bytes 0..4, 4..6, 6..14, 14..22. Within a `Data`, whose
+/// string buffer starts at offset 10, none straddles offset 16, so neither
+/// does reading a value that was just moved by two 16-byte copies.)
 #[inline]
-fn split_inline(buf: &[u8; INLINE]) -> (u64, u64, u32, u16) {
-    let mut a = [0; 8];
-    a.copy_from_slice(&buf[..8]);
-    let mut b = [0; 8];
-    b.copy_from_slice(&buf[8..16]);
-    let mut c = [0; 4];
-    c.copy_from_slice(&buf[16..20]);
-    let mut d = [0; 2];
-    d.copy_from_slice(&buf[20..]);
+fn split_inline(buf: &[u8; INLINE]) -> (u32, u16, u64, u64) {
+    let mut a = [0; 4];
+    a.copy_from_slice(&buf[..4]);
+    let mut b = [0; 2];
+    b.copy_from_slice(&buf[4..6]);
+    let mut c = [0; 8];
+    c.copy_from_slice(&buf[6..14]);
+    let mut d = [0; 8];
+    d.copy_from_slice(&buf[14..]);
     (
-        u64::from_be_bytes(a),
-        u64::from_be_bytes(b),
-        u32::from_be_bytes(c),
-        u16::from_be_bytes(d),
+        u32::from_be_bytes(a),
+        u16::from_be_bytes(b),
+        u64::from_be_bytes(c),
+        u64::from_be_bytes(d),
     )
 }
 
@@ -232,13 +242,12 @@ impl ByteString {
             };
             u64::from_le_bytes(word) & mask
         };
-        // Bytes 16..22: the last eight of the window without the first two.
-        let tail = piece(INLINE - 8, 8) >> 16;
+        let head = piece(0, 8);
         let mut buf = [0; INLINE];
-        buf[..8].copy_from_slice(&piece(0, 8).to_le_bytes());
-        buf[8..16].copy_from_slice(&piece(8, 8).to_le_bytes());
-        buf[16..20].copy_from_slice(&(tail as u32).to_le_bytes());
-        buf[20..].copy_from_slice(&((tail >> 32) as u16).to_le_bytes());
+        buf[..4].copy_from_slice(&(head as u32).to_le_bytes());
+        buf[4..6].copy_from_slice(&((head >> 32) as u16).to_le_bytes());
+        buf[6..14].copy_from_slice(&piece(6, 8).to_le_bytes());
+        buf[14..].copy_from_slice(&piece(14, 8).to_le_bytes());
         ByteString(Repr::Inline {
             len: len as u8,
             buf,

@@ -487,3 +487,45 @@ async fn a_websocket_client_exchanges_typed_events_with_handlers() {
         }
     );
 }
+
+// ---- throughput (a measurement, not a test: run with --ignored) -------------
+
+#[event(topic = "/typed/bench", name = "Typed::bench")]
+struct Bench {
+    n: u64,
+    text: String,
+}
+
+static BENCH_SEEN: AtomicU64 = AtomicU64::new(0);
+
+#[handler]
+fn on_bench(bench: Bench) {
+    BENCH_SEEN.fetch_add(1, Ordering::Relaxed);
+    std::hint::black_box(bench.text);
+}
+
+/// Typed events per second from `publish_event` on one endpoint to a
+/// `#[handler]` on another, over loopback (plain TCP), one process.
+/// `cargo test --release -p broker-derive-tests --test typed_events -- --ignored --nocapture typed_throughput`
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement; run by hand"]
+async fn typed_throughput() {
+    const EVENTS: u64 = 500_000;
+    let (server, client) = pair().await;
+    server.start_handlers_on(["/typed/bench"]).await.unwrap();
+    await_subscription(&client, "/typed/bench").await;
+    let start = Instant::now();
+    for n in 0..EVENTS {
+        let text = "test".to_owned();
+        client.publish_event(&Bench { n, text }).await.unwrap();
+    }
+    while BENCH_SEEN.load(Ordering::Relaxed) < EVENTS {
+        assert!(start.elapsed() < Duration::from_secs(120));
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    let secs = start.elapsed().as_secs_f64();
+    println!(
+        "typed events: {EVENTS} in {secs:.2} s = {:.0} events/s",
+        EVENTS as f64 / secs
+    );
+}

@@ -31,12 +31,37 @@ const TERMINATE_TOPIC: &str = "/benchmark/terminate";
 #[derive(Subcommand, Debug)]
 pub(crate) enum BenchCommand {
     /// Count events from any peer, confirm counts, answer pings.
+    #[command(after_help = SERVE_EXAMPLES)]
     Serve(ServeArgs),
     /// Publish events as fast as flow control allows; print one JSON line.
+    #[command(after_help = SEND_EXAMPLES)]
     Send(SendArgs),
     /// Measure round trips, one at a time; print one JSON line.
+    #[command(after_help = PING_EXAMPLES)]
     Ping(PingArgs),
 }
+
+const SERVE_EXAMPLES: &str = "\
+Examples:
+  broker bench serve --disable-ssl --listen 127.0.0.1:9999
+  broker bench serve --listen 9999 --ready-file /tmp/port    # TLS (default mode)
+
+Counts events on /benchmark/events from any peer (also Broker's broker-throughput),
+answers /bench/sync and /bench/ping; a message on /benchmark/terminate stops it.";
+
+const SEND_EXAMPLES: &str = "\
+Examples:
+  broker bench send --disable-ssl --peer 127.0.0.1:9999 --events 2000000 --payload tiny
+  broker bench send --disable-ssl --peer 127.0.0.1:9999 --payload table --seconds 10
+
+Prints {\"events\":N,\"seconds\":S,\"events_per_sec\":R,\"bytes_per_sec\":B,\"confirmed\":true};
+confirmed is false against a server that does not answer /bench/sync.";
+
+const PING_EXAMPLES: &str = "\
+Examples:
+  broker bench ping --disable-ssl --peer 127.0.0.1:9999 --count 5000
+
+Prints {\"count\":N,\"p50_us\":..,\"p99_us\":..,\"max_us\":..}.";
 
 #[derive(Args, Debug)]
 pub(crate) struct ServeArgs {

@@ -309,3 +309,29 @@ fn publish_reaches_a_subscribing_node() {
         serde_json::json!({"@data-type": "address", "data": "10.0.0.1"})
     );
 }
+
+#[test]
+fn every_command_has_help_with_examples() {
+    for command in [
+        &["node"][..],
+        &["publish"],
+        &["subscribe"],
+        &["bench"],
+        &["bench", "serve"],
+        &["bench", "send"],
+        &["bench", "ping"],
+        &["record"],
+        &["replay"],
+        &["schema"],
+    ] {
+        let mut args = command.to_vec();
+        args.push("--help");
+        let out = Command::new(BIN).args(&args).output().unwrap();
+        assert!(out.status.success(), "{command:?}");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            text.contains("Examples:"),
+            "no examples in {command:?} --help"
+        );
+    }
+}

@@ -85,8 +85,7 @@ impl Endpoint {
     /// argument and both types.
     pub async fn start_handlers(&self) -> Result<(), TypedError> {
         let registry = Registry::get()?;
-        let topics: Vec<&str> = registry.topics();
-        self.start_dispatch(registry, topics).await
+        self.start_dispatch(registry, registry.topics()).await
     }
 
     /// Like [`Endpoint::start_handlers`], but subscribes to `prefixes` only:
@@ -99,12 +98,8 @@ impl Endpoint {
         prefixes: impl IntoIterator<Item = T>,
     ) -> Result<(), TypedError> {
         let registry = Registry::get()?;
-        let topics = prefixes
-            .into_iter()
-            .map(IntoTopic::into_topic)
-            .collect::<Result<Vec<Topic>, _>>()
-            .map_err(EndpointError::from)?;
-        self.start_dispatch(registry, topics).await
+        self.start_dispatch(registry, prefixes.into_iter().collect())
+            .await
     }
 
     async fn start_dispatch<T: IntoTopic>(

@@ -167,6 +167,11 @@ pub(crate) fn topic(s: &str) -> anyhow::Result<Topic> {
     Topic::new(s).map_err(|e| UsageError(format!("invalid topic {s:?}: {e}")).into())
 }
 
+/// Command-line topic prefixes, each checked.
+pub(crate) fn topics(prefixes: &[String]) -> anyhow::Result<Vec<Topic>> {
+    prefixes.iter().map(|s| topic(s)).collect()
+}
+
 fn print_line(line: &str) {
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "{line}");
@@ -324,11 +329,7 @@ pub(crate) async fn run_node(args: NodeArgs) -> anyhow::Result<()> {
     let listen_retry = options.default_listen_retry;
     let ep = Endpoint::new_in(options, tokio::runtime::Handle::current())?;
     let mut statuses = ep.status_subscriber(true).await?;
-    let prefixes = args
-        .subscribe
-        .iter()
-        .map(|s| topic(s))
-        .collect::<anyhow::Result<Vec<_>>>()?;
+    let prefixes = topics(&args.subscribe)?;
     let mut subscriber = if prefixes.is_empty() {
         None
     } else {
@@ -477,11 +478,7 @@ pub(crate) async fn run_publish(args: PublishArgs) -> anyhow::Result<()> {
 pub(crate) async fn run_subscribe(args: SubscribeArgs) -> anyhow::Result<()> {
     let options = args.conn.options()?;
     let retry = options.default_connect_retry;
-    let prefixes = args
-        .prefixes
-        .iter()
-        .map(|s| topic(s))
-        .collect::<anyhow::Result<Vec<_>>>()?;
+    let prefixes = topics(&args.prefixes)?;
     let ep = Endpoint::new_in(options, tokio::runtime::Handle::current())?;
     let mut sub = ep.subscribe(prefixes).await?;
     let mut errors: StatusSubscriber = ep.status_subscriber(false).await?;

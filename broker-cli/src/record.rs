@@ -19,7 +19,7 @@ use clap::Args;
 use serde::{Deserialize, Serialize};
 
 use crate::args::{PeerAddr, parse_peer};
-use crate::node::{ConnArgs, shutdown_signal, topic};
+use crate::node::{ConnArgs, shutdown_signal, topic, topics};
 
 /// The format name in the header.
 const FORMAT: &str = "broker-recording";
@@ -98,11 +98,7 @@ Prints {\"replayed\":N,\"seconds\":S} when every message has been handed to the 
 pub(crate) async fn run_record(args: RecordArgs) -> anyhow::Result<()> {
     let options = args.conn.options()?;
     let retry = options.default_connect_retry;
-    let prefixes = args
-        .prefixes
-        .iter()
-        .map(|s| topic(s))
-        .collect::<anyhow::Result<Vec<_>>>()?;
+    let prefixes = topics(&args.prefixes)?;
     if let Some(s) = args.seconds
         && !(s.is_finite() && s >= 0.0)
     {

@@ -63,8 +63,9 @@ fn data(utf8_only: bool, ms_timestamps: bool) -> impl Strategy<Value = Data> {
     scalar(utf8_only, ms_timestamps).prop_recursive(4, 64, 8, |inner| {
         prop_oneof![
             proptest::collection::vec(inner.clone(), 0..8).prop_map(Data::Vector),
-            proptest::collection::btree_set(inner.clone(), 0..8).prop_map(Data::Set),
-            proptest::collection::btree_map(inner.clone(), inner, 0..8).prop_map(Data::Table),
+            proptest::collection::btree_set(inner.clone(), 0..8).prop_map(|s| Data::Set(s.into())),
+            proptest::collection::btree_map(inner.clone(), inner, 0..8)
+                .prop_map(|t| Data::Table(t.into())),
         ]
     })
 }
@@ -159,5 +160,71 @@ proptest! {
         if ta != tb {
             prop_assert_eq!(a.cmp(&b), ta.cmp(&tb));
         }
+    }
+}
+
+/// One change to a table (and the set of its keys).
+#[derive(Clone, Debug)]
+enum Op {
+    Insert(u16, u8),
+    Remove(u16),
+}
+
+fn ops() -> impl Strategy<Value = Vec<Op>> {
+    // Keys from a range wide enough that containers grow past the size at
+    // which a sorted vector turns into a B-tree, plus runs in order.
+    let op = prop_oneof![
+        4 => (0u16..2000, any::<u8>()).prop_map(|(k, v)| Op::Insert(k, v)),
+        1 => (0u16..2000).prop_map(Op::Remove),
+    ];
+    (proptest::collection::vec(op, 0..1500), 0u16..600).prop_map(|(mut ops, run)| {
+        ops.extend((0..run).map(|k| Op::Insert(k * 3, 1)));
+        ops
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// `Set` and `Table` behave like `BTreeSet` and `BTreeMap` under any
+    /// sequence of inserts and removals, and compare, hash and encode the
+    /// same as a container built at once from the final entries.
+    #[test]
+    fn set_and_table_match_the_std_containers(ops in ops()) {
+        use std::collections::{BTreeMap, BTreeSet};
+        use broker_core::data::{Set, Table};
+        let mut table = Table::new();
+        let mut set = Set::new();
+        let mut model_table = BTreeMap::new();
+        let mut model_set = BTreeSet::new();
+        for op in ops {
+            match op {
+                Op::Insert(k, v) => {
+                    let key = Data::Count(u64::from(k));
+                    prop_assert_eq!(
+                        table.insert(key.clone(), Data::Count(u64::from(v))),
+                        model_table.insert(key.clone(), Data::Count(u64::from(v)))
+                    );
+                    prop_assert_eq!(set.insert(key.clone()), model_set.insert(key));
+                }
+                Op::Remove(k) => {
+                    let key = Data::Count(u64::from(k));
+                    prop_assert_eq!(table.remove(&key), model_table.remove(&key));
+                    prop_assert_eq!(set.remove(&key), model_set.remove(&key));
+                }
+            }
+        }
+        prop_assert_eq!(table.len(), model_table.len());
+        prop_assert!(table.iter().eq(model_table.iter()));
+        prop_assert!(set.iter().eq(model_set.iter()));
+        prop_assert!(table.iter().rev().eq(model_table.iter().rev()));
+        let fresh_table = Table::from(model_table.clone());
+        let fresh_set = Set::from(model_set.clone());
+        let (table, set) = (Data::Table(table), Data::Set(set));
+        prop_assert_eq!(&table, &Data::Table(fresh_table.clone()));
+        prop_assert_eq!(hash_of(&table), hash_of(&Data::Table(fresh_table)));
+        prop_assert_eq!(hash_of(&set), hash_of(&Data::Set(fresh_set)));
+        prop_assert_eq!(bin::decode(&bin::encode(&table)).unwrap(), table.clone());
+        prop_assert_eq!(BTreeMap::from(table.as_table().unwrap().clone()), model_table);
     }
 }

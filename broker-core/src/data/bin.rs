@@ -37,10 +37,6 @@ pub const MAX_DEPTH: usize = 100;
 /// Elements reserved up front for a vector; more grow as they arrive.
 const PREALLOCATE: usize = 64;
 
-/// Sets and tables up to this size are built by insertion as they are
-/// decoded; larger ones are decoded into a vector first.
-const SMALL: usize = 4;
-
 /// Bits CAF writes for +inf (IEEE's -inf pattern).
 const CAF_POS_INF: u64 = 0xfff0_0000_0000_0000;
 /// Bits CAF writes for -inf (IEEE's +inf pattern).
@@ -471,37 +467,18 @@ impl<'a> Reader<'a> {
             DataType::Table => {
                 self.check_depth(depth, offset)?;
                 let count = self.count(2)?;
-                if count <= SMALL {
-                    let mut table = Table::new();
-                    for _ in 0..count {
-                        let key_offset = self.pos;
-                        let key = self.value(depth + 1)?;
-                        let value = self.value(depth + 1)?;
-                        if table.insert(key, value).is_some() {
-                            let offset = key_offset;
-                            return Err(Box::new(DecodeError::DuplicateTableKey { offset }));
-                        }
-                    }
-                    return Ok(Data::Table(table));
-                }
                 let start = self.pos;
-                let mut entries = Vec::new();
-                entries.resize_with(count.min(PREALLOCATE), || (Data::None, Data::None));
-                for i in 0..count {
-                    if i == entries.len() {
-                        entries.resize_with(count.min(2 * i), || (Data::None, Data::None));
+                let entries = self.entries(count, |reader, (key, value)| {
+                    reader.value_into(depth + 1, key)?;
+                    reader.value_into(depth + 1, value)
+                })?;
+                match Table::from_unique(entries) {
+                    Some(table) => Data::Table(table),
+                    None => {
+                        let offset = self.first_duplicate(start, count, depth, true);
+                        return Err(Box::new(DecodeError::DuplicateTableKey { offset }));
                     }
-                    let (key, value) = &mut entries[i];
-                    self.value_into(depth + 1, key)?;
-                    self.value_into(depth + 1, value)?;
                 }
-                let table: Table = entries.into_iter().collect();
-                if table.len() != count {
-                    drop(table);
-                    let offset = self.first_duplicate(start, count, depth, true);
-                    return Err(Box::new(DecodeError::DuplicateTableKey { offset }));
-                }
-                Data::Table(table)
             }
             DataType::Vector => {
                 self.check_depth(depth, offset)?;
@@ -523,30 +500,38 @@ impl<'a> Reader<'a> {
         Ok(())
     }
 
-    /// Sets and tables are decoded into a vector and built in bulk: Broker
-    /// writes them sorted, and building a B-tree from sorted items is much
-    /// cheaper than inserting one by one. The bulk build drops duplicates,
-    /// so a set that ends up smaller than declared had one.
+    /// The elements of a set, decoded in place into a vector that becomes
+    /// the set: Broker writes sets sorted, so this is one pass plus one
+    /// check of the order (unsorted input is sorted).
     fn set(&mut self, count: usize, depth: usize) -> Result<Set, Box<DecodeError>> {
-        if count <= SMALL {
-            let mut set = Set::new();
-            for _ in 0..count {
-                let offset = self.pos;
-                if !set.insert(self.value(depth + 1)?) {
-                    return Err(Box::new(DecodeError::DuplicateSetElement { offset }));
-                }
-            }
-            return Ok(set);
-        }
         let start = self.pos;
-        let items = self.values(count, depth + 1)?;
-        let set: Set = items.into_iter().collect();
-        if set.len() != count {
-            drop(set);
+        let items = self.entries(count, |reader, (item, ())| {
+            reader.value_into(depth + 1, item)
+        })?;
+        Set::from_unique(items).ok_or_else(|| {
             let offset = self.first_duplicate(start, count, depth, false);
-            return Err(Box::new(DecodeError::DuplicateSetElement { offset }));
+            Box::new(DecodeError::DuplicateSetElement { offset })
+        })
+    }
+
+    /// `count` set elements or table entries decoded by `decode` into the
+    /// slots of a vector, which are filled with default values ahead of
+    /// decoding (at most [`PREALLOCATE`] more than decoded so far, so that
+    /// hostile counts cannot reserve much).
+    fn entries<V: Default>(
+        &mut self,
+        count: usize,
+        mut decode: impl FnMut(&mut Self, &mut (Data, V)) -> Result<(), Box<DecodeError>>,
+    ) -> Result<Vec<(Data, V)>, Box<DecodeError>> {
+        let mut entries = Vec::new();
+        entries.resize_with(count.min(PREALLOCATE), Default::default);
+        for i in 0..count {
+            if i == entries.len() {
+                entries.resize_with(count.min(2 * i), Default::default);
+            }
+            decode(self, &mut entries[i])?;
         }
-        Ok(set)
+        Ok(entries)
     }
 
     /// The offset of the first repeated element (or key) among the `count`

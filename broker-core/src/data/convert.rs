@@ -311,6 +311,8 @@ simple!(Port, Port, "port");
 simple!(Timestamp, Timestamp, "timestamp");
 simple!(Timespan, Timespan, "timespan");
 simple!(EnumValue, EnumValue, "enum value");
+simple!(Set, Set, "set");
+simple!(Table, Table, "table");
 
 /// Narrower integers: widen on the way out, range-check on the way back.
 macro_rules! narrow_int {
@@ -581,18 +583,6 @@ impl<T: ToData, const N: usize> ToData for [T; N] {
 impl From<Vec<Data>> for Data {
     fn from(v: Vec<Data>) -> Data {
         Data::Vector(v)
-    }
-}
-
-impl From<Set> for Data {
-    fn from(s: Set) -> Data {
-        Data::Set(s)
-    }
-}
-
-impl From<Table> for Data {
-    fn from(t: Table) -> Data {
-        Data::Table(t)
     }
 }
 

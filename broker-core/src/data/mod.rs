@@ -18,8 +18,8 @@
 //! | 9 | [`Data::Timestamp`] | [`Timestamp`] (i64 ns since the UNIX epoch) |
 //! | 10 | [`Data::Timespan`] | [`Timespan`] (i64 ns) |
 //! | 11 | [`Data::EnumValue`] | [`EnumValue`] (a Zeek enum name such as `Conn::LOG`) |
-//! | 12 | [`Data::Set`] | [`Set`] (`BTreeSet<Data>`) |
-//! | 13 | [`Data::Table`] | [`Table`] (`BTreeMap<Data, Data>`) |
+//! | 12 | [`Data::Set`] | [`Set`] (sorted, like a `BTreeSet<Data>`) |
+//! | 13 | [`Data::Table`] | [`Table`] (sorted by key, like a `BTreeMap<Data, Data>`) |
 //! | 14 | [`Data::Vector`] | [`Vector`] (`Vec<Data>`) |
 //!
 //! # Ordering
@@ -46,6 +46,7 @@
 
 mod address;
 pub mod bin;
+mod container;
 mod convert;
 pub mod json;
 mod json_stream;
@@ -56,11 +57,14 @@ mod string;
 mod time;
 
 use std::cmp::Ordering;
-use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::hash::{Hash, Hasher};
 
 pub use address::{Address, Subnet, SubnetError};
+pub use container::{
+    Keys, Set, SetIntoIter, SetIter, Table, TableIntoIter, TableIter, TableIterMut, Values,
+    ValuesMut,
+};
 pub(crate) use convert::expect_vector;
 pub use convert::{ConversionError, ConversionErrorKind, FromData, PathSegment, ToData};
 pub use port::{Port, PortParseError, Protocol};
@@ -68,10 +72,6 @@ pub use schema::{ZeekType, ZeekTyped};
 pub use string::{ByteString, EnumValue};
 pub use time::{TimeError, Timespan, Timestamp};
 
-/// A Broker set: an ordered set of values without duplicates.
-pub type Set = BTreeSet<Data>;
-/// A Broker table: an ordered map from values to values.
-pub type Table = BTreeMap<Data, Data>;
 /// A Broker vector: a sequence of values (Zeek records, vectors, lists).
 pub type Vector = Vec<Data>;
 

@@ -13,7 +13,7 @@ use std::fmt::{self, Write as _};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::{Duration, SystemTime};
 
-use super::{Address, ByteString, Data, EnumValue, Port, Subnet, Timespan, Timestamp};
+use super::{Address, ByteString, Data, EnumValue, Port, Set, Subnet, Table, Timespan, Timestamp};
 
 /// A Zeek script type.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -274,6 +274,18 @@ impl<T: ZeekTyped> ZeekTyped for Vec<T> {
 impl<T: ZeekTyped, const N: usize> ZeekTyped for [T; N] {
     fn zeek_type() -> ZeekType {
         T::vec_zeek_type()
+    }
+}
+
+impl ZeekTyped for Set {
+    fn zeek_type() -> ZeekType {
+        ZeekType::Set(vec![ZeekType::Any])
+    }
+}
+
+impl ZeekTyped for Table {
+    fn zeek_type() -> ZeekType {
+        ZeekType::Table(vec![ZeekType::Any], Box::new(ZeekType::Any))
     }
 }
 

@@ -45,7 +45,7 @@ enum ReprRef<'a> {
     #[serde(rename = "enum-value")]
     EnumValue(&'a str),
     #[serde(rename = "set")]
-    Set(&'a Set),
+    Set(#[serde(serialize_with = "set_as_seq")] &'a Set),
     #[serde(rename = "table")]
     Table(#[serde(serialize_with = "table_as_pairs")] &'a Table),
     #[serde(rename = "vector")]
@@ -165,6 +165,10 @@ fn address<E: de::Error>(bytes: ByteBuf) -> Result<Address, E> {
         .try_into()
         .map_err(|b: Vec<u8>| E::invalid_length(b.len(), &"16 address bytes"))?;
     Ok(Address::from_octets(octets))
+}
+
+fn set_as_seq<S: Serializer>(set: &&Set, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.collect_seq(set.iter())
 }
 
 fn table_as_pairs<S: Serializer>(table: &&Table, serializer: S) -> Result<S::Ok, S::Error> {

@@ -8,11 +8,10 @@
 //! [`ZeekType`](crate::data::schema::ZeekType), and [`log_fields`] turns them
 //! into the field list of a [`LogCreate`](crate::zeek::LogCreate).
 
-use std::collections::BTreeSet;
 use std::fmt;
 
 use crate::data::schema::{RecordType, ZeekType};
-use crate::data::{Data, DataType, EnumValue, Timespan, Timestamp};
+use crate::data::{Data, DataType, EnumValue, Set, Timespan, Timestamp};
 use crate::zeek::LogField;
 
 use super::format::{LogValue, TypeTag};
@@ -272,7 +271,7 @@ impl LogValue {
                 items
                     .iter()
                     .map(LogValue::to_data)
-                    .collect::<Result<BTreeSet<_>, _>>()?,
+                    .collect::<Result<Set, _>>()?,
             ),
             LogValue::Vector(items) => Data::Vector(
                 items

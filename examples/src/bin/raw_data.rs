@@ -6,10 +6,9 @@
 //!
 //! `cargo run --release -p broker-examples --bin raw_data`
 
-use std::collections::BTreeSet;
 use std::time::Duration;
 
-use broker_core::data::{Data, Port, Protocol, Timestamp};
+use broker_core::data::{Data, Port, Protocol, Set, Timestamp};
 use broker_core::options::Options;
 use broker_core::runtime::Endpoint;
 use broker_core::zeek::{Event, Message};
@@ -24,7 +23,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .await?;
 
         // Build Zeek's `Demo::conn_seen(src: addr, ports: set[port], ts: time)` by hand.
-        let ports: BTreeSet<Data> = [22, 80]
+        let ports: Set = [22, 80]
             .into_iter()
             .map(|n| Data::Port(Port::new(n, Protocol::Tcp)))
             .collect();

@@ -67,6 +67,10 @@ pub(crate) struct ConnArgs {
     /// Connect and listen retry interval in seconds (default: the options' default).
     #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
     retry: Option<Duration>,
+    /// Keep polling for this many microseconds after any work before
+    /// sleeping: lower latency for up to that much CPU per burst (default 0).
+    #[arg(long, value_name = "MICROS", default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=1_000_000))]
+    busy_poll: u64,
 }
 
 impl ConnArgs {
@@ -88,6 +92,7 @@ impl ConnArgs {
             options.default_connect_retry = retry;
             options.default_listen_retry = retry;
         }
+        options.busy_poll = Duration::from_micros(self.busy_poll);
         Ok(options)
     }
 }

@@ -114,6 +114,14 @@ pub struct Options {
     /// Highest protocol version offered: 2 (default) adds duplicate
     /// suppression between broker-rs endpoints; 1 is exactly Broker's.
     pub max_protocol_version: u8,
+    /// After any work, keep polling for more for this long before letting
+    /// the endpoint's thread sleep (zero, the default: never). Polling
+    /// finds a message from a peer without the wakeup of a sleeping thread
+    /// (tens of microseconds when the sender runs on another core), at the
+    /// cost of up to this much CPU time per burst of work. Not a Zeek
+    /// option; see `docs/performance.md`. Takes effect on a current-thread
+    /// runtime or with `max_threads: 1`.
+    pub busy_poll: Duration,
 }
 
 impl Default for Options {
@@ -153,6 +161,7 @@ impl Default for Options {
             connect_timeout: Duration::from_secs(1),
             endpoint_id: None,
             max_protocol_version: crate::proto::wire::PROTOCOL_VERSION_2,
+            busy_poll: Duration::ZERO,
         }
     }
 }

@@ -360,3 +360,44 @@ async fn a_peer_that_stops_reading_does_not_stop_the_others() {
         "the stuck peer is still peered"
     );
 }
+
+/// With `busy_poll`, round trips between two endpoints work as without it
+/// (the speed is for `broker bench ping`, not for a test), and both
+/// endpoints shut down.
+#[test]
+fn busy_polling_endpoints_exchange_round_trips_and_shut_down() {
+    let spinning = || {
+        Endpoint::new(Options {
+            busy_poll: Duration::from_micros(200),
+            ..options()
+        })
+        .unwrap()
+    };
+    let (server, client) = (spinning(), spinning());
+    server.block_on(async {
+        let port = server.listen("127.0.0.1", 0).await.unwrap();
+        let mut pings = server.subscribe(["/ping"]).await.unwrap();
+        let mut pongs = client.subscribe(["/pong"]).await.unwrap();
+        client
+            .peer_and_wait("127.0.0.1", port, Duration::ZERO)
+            .await
+            .unwrap();
+        server.await_peer(client.node_id(), WAIT).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        for i in 0..200u64 {
+            client.publish("/ping", Data::Count(i)).await.unwrap();
+            let ping = pings.recv_timeout(WAIT).await.expect("ping in time");
+            server.publish("/pong", ping.data).await.unwrap();
+            let pong = pongs.recv_timeout(WAIT).await.expect("pong in time");
+            assert_eq!(pong.data, Data::Count(i));
+        }
+        tokio::time::timeout(WAIT, client.shutdown())
+            .await
+            .expect("client shuts down in time")
+            .unwrap();
+        tokio::time::timeout(WAIT, server.shutdown())
+            .await
+            .expect("server shuts down in time")
+            .unwrap();
+    });
+}

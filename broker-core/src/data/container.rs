@@ -875,7 +875,9 @@ mod tests {
     #[test]
     fn get_or_insert_with_finds_or_inserts_in_both_forms() {
         let n = 2 * TREE_FROM as u64;
-        let mut table: Table = (0..n).map(|i| (Data::Count(2 * i), Data::Count(i))).collect();
+        let mut table: Table = (0..n)
+            .map(|i| (Data::Count(2 * i), Data::Count(i)))
+            .collect();
         assert!(!is_tree(&table.0));
         // An existing key: found, the default is not called.
         let found = table.get_or_insert_with(Data::Count(4), || unreachable!("present"));

@@ -12,6 +12,7 @@ use tokio::time::Instant;
 
 use super::client::{ClientClosed, ClientQueue, Push};
 use super::io::{self, ConnTasks, Input, IoEvent, PeerStream};
+use super::spin::Spinner;
 use super::{
     EndpointError, EndpointInfo, ErrorEvent, Message, NetworkInfo, PeerInfo, Status, StatusEvent,
     network,
@@ -142,7 +143,7 @@ pub(crate) fn spawn(
     config.overflow_policy = options.overflow_policy;
     config.max_version = options.max_protocol_version;
     config.stall_timeout = options.peer_stall_timeout;
-    let driver = Driver {
+    let mut driver = Driver {
         core: Core::new(config),
         options,
         tls,
@@ -164,7 +165,11 @@ pub(crate) fn spawn(
         next_sub: 0,
         shutting_down: None,
         shutdown_replies: Vec::new(),
+        spinner: None,
     };
+    if !driver.options.busy_poll.is_zero() {
+        driver.spinner = Some(Spinner::start(handle, driver.options.busy_poll));
+    }
     handle.spawn(driver.run(control_rx, publish_rx, input_rx, io_rx));
     (control_tx, publish_tx)
 }
@@ -231,6 +236,8 @@ struct Driver {
     shutting_down: Option<(Instant, Vec<oneshot::Sender<()>>)>,
     /// Answered once everything is closed.
     shutdown_replies: Vec<oneshot::Sender<()>>,
+    /// Busy polling after work, if enabled.
+    spinner: Option<Arc<Spinner>>,
 }
 
 impl Driver {
@@ -316,6 +323,12 @@ impl Driver {
             if self.check_shutdown() {
                 break;
             }
+            if let Some(spinner) = &self.spinner {
+                spinner.touch();
+            }
+        }
+        if let Some(spinner) = &self.spinner {
+            spinner.stop();
         }
         // Close the listening sockets before saying we are done, so that a
         // new endpoint can bind the same port at once.

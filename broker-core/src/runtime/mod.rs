@@ -30,6 +30,7 @@
 mod client;
 mod driver;
 mod io;
+mod spin;
 
 pub(crate) use client::{ClientClosed, ClientLink, LocalClient};
 pub(crate) use io::bind;

@@ -1,0 +1,217 @@
+//! `broker bench` as processes: short runs that check the counts and the
+//! output format, never the speed (speed lives in `docs/performance.md`).
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_broker");
+const LIMIT: Duration = Duration::from_secs(60);
+
+fn temp_path(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("broker-cli-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+/// A long-running process, killed when the test ends however it ends.
+struct Server {
+    child: Child,
+    port: u16,
+}
+
+impl Server {
+    /// `broker <args> --listen 127.0.0.1:0 --ready-file F`, once F names the port.
+    fn start(name: &str, args: &[&str]) -> Server {
+        let ready = temp_path(name);
+        let _ = std::fs::remove_file(&ready);
+        let mut child = Command::new(BIN)
+            .args(args)
+            .args(["--listen", "127.0.0.1:0", "--ready-file"])
+            .arg(&ready)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let start = Instant::now();
+        let port = loop {
+            if let Ok(text) = std::fs::read_to_string(&ready)
+                && let Some(port) = text.lines().next().and_then(|l| l.parse().ok())
+            {
+                break port;
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!("server exited early: {status}");
+            }
+            assert!(start.elapsed() < LIMIT, "no ready file");
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        Server { child, port }
+    }
+
+    fn peer(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs `broker <args>` to completion within the time limit.
+fn run(args: &[&str]) -> Output {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > LIMIT {
+            let _ = child.kill();
+            panic!("broker {args:?} did not finish in time");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// The one JSON line a bench client prints, checked for success.
+fn result(args: &[&str]) -> Value {
+    let out = run(args);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "broker {args:?} failed: {}\n{stdout}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 1, "one line of output: {stdout}");
+    serde_json::from_str(lines[0]).unwrap()
+}
+
+fn send(server: &Server, extra: &[&str]) -> Value {
+    let peer = server.peer();
+    let mut args = vec!["bench", "send", "--peer", &peer];
+    args.extend_from_slice(extra);
+    result(&args)
+}
+
+#[test]
+fn send_counts_every_payload_the_server_confirms() {
+    let server = Server::start("serve-plain", &["bench", "serve", "--disable-ssl"]);
+    for (payload, events) in [("tiny", "5000"), ("conn", "2000"), ("table", "300")] {
+        let out = send(
+            &server,
+            &["--disable-ssl", "--payload", payload, "--events", events],
+        );
+        assert_eq!(out["events"].to_string(), events, "{payload}: {out}");
+        assert_eq!(out["confirmed"], true, "{payload}: {out}");
+        for key in ["seconds", "events_per_sec", "bytes_per_sec"] {
+            assert!(
+                out[key].as_f64().unwrap() > 0.0,
+                "{payload}: {key} in {out}"
+            );
+        }
+    }
+    // The server counts across runs; each run reports only its own events.
+    let out = send(&server, &["--disable-ssl", "--events", "1000"]);
+    assert_eq!(out["events"], 1000);
+}
+
+#[test]
+fn send_over_default_tls_and_with_a_time_bound() {
+    let server = Server::start("serve-tls", &["bench", "serve"]);
+    let out = send(&server, &["--events", "3000"]);
+    assert_eq!(out["events"], 3000);
+    assert_eq!(out["confirmed"], true);
+    // Unlimited events, bounded by --seconds: the run ends by itself and
+    // counts what the server confirmed.
+    let start = Instant::now();
+    let out = send(&server, &["--seconds", "0.3"]);
+    assert!(start.elapsed() < Duration::from_secs(30));
+    assert!(out["events"].as_u64().unwrap() > 0, "{out}");
+    assert_eq!(out["confirmed"], true);
+}
+
+#[test]
+fn send_to_a_peer_that_is_not_a_bench_server_counts_what_it_wrote() {
+    let node = Server::start(
+        "node",
+        &["node", "--disable-ssl", "--subscribe", "/benchmark"],
+    );
+    let out = send(&node, &["--disable-ssl", "--events", "2000"]);
+    assert_eq!(out["events"], 2000);
+    assert_eq!(out["confirmed"], false);
+}
+
+#[test]
+fn ping_measures_every_round_trip_with_and_without_busy_polling() {
+    let server = Server::start(
+        "serve-ping",
+        &["bench", "serve", "--disable-ssl", "--busy-poll", "50"],
+    );
+    let peer = server.peer();
+    for extra in [&[][..], &["--busy-poll", "100"][..]] {
+        let mut args = vec![
+            "bench",
+            "ping",
+            "--disable-ssl",
+            "--peer",
+            &peer,
+            "--count",
+            "300",
+        ];
+        args.extend_from_slice(extra);
+        let out = result(&args);
+        assert_eq!(out["count"], 300, "{out}");
+        let (p50, p99, max) = (
+            out["p50_us"].as_f64().unwrap(),
+            out["p99_us"].as_f64().unwrap(),
+            out["max_us"].as_f64().unwrap(),
+        );
+        assert!(0.0 < p50 && p50 <= p99 && p99 <= max, "{out}");
+    }
+}
+
+#[test]
+fn bad_bench_arguments_are_usage_errors() {
+    for args in [
+        &[
+            "bench",
+            "ping",
+            "--peer",
+            "127.0.0.1:1",
+            "--busy-poll",
+            "-5",
+        ][..],
+        &[
+            "bench",
+            "ping",
+            "--peer",
+            "127.0.0.1:1",
+            "--busy-poll",
+            "2000000",
+        ][..],
+        &[
+            "bench",
+            "send",
+            "--peer",
+            "127.0.0.1:1",
+            "--payload",
+            "huge",
+        ][..],
+        &["bench", "send", "--peer", "nowhere"][..],
+    ] {
+        let out = run(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+    }
+}

@@ -93,6 +93,10 @@ pub struct Options {
     /// Messages queued per peer before `overflow_policy` applies (8192, as
     /// Zeek 7.2+).
     pub peer_buffer_size: usize,
+    /// Bytes queued per peer before `overflow_policy` applies (64 MiB; not a
+    /// Zeek option). The queue is full at either limit, so large messages
+    /// cannot make it hold `peer_buffer_size` times their size.
+    pub peer_buffer_bytes: usize,
     /// What to do when a peer's queue is full (drop the oldest, as Zeek 7.2+).
     pub overflow_policy: OverflowPolicy,
     /// How long a peer whose queue is full may hold local publishers back;
@@ -153,6 +157,7 @@ impl Default for Options {
             relaxed_interval: 1,
             relaxed_sleep: Duration::from_millis(64),
             peer_buffer_size: 8192,
+            peer_buffer_bytes: crate::proto::DEFAULT_PEER_BUFFER_BYTES,
             overflow_policy: OverflowPolicy::DropOldest,
             peer_stall_timeout: Duration::from_secs(5),
             max_frame_size: crate::proto::wire::DEFAULT_MAX_FRAME_SIZE,
@@ -242,6 +247,9 @@ impl Options {
         }
         if self.peer_buffer_size == 0 {
             return invalid("peer_buffer_size", "must be at least 1");
+        }
+        if self.peer_buffer_bytes == 0 {
+            return invalid("peer_buffer_bytes", "must be at least 1");
         }
         if !(1..=2).contains(&self.max_protocol_version) {
             return invalid("max_protocol_version", "must be 1 or 2");

@@ -27,6 +27,47 @@ use crate::topic::Topic;
 type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 type HashSet<K> = std::collections::HashSet<K, foldhash::fast::RandomState>;
 
+/// The default byte limit of a peer's queue (64 MiB).
+pub(crate) const DEFAULT_PEER_BUFFER_BYTES: usize = 64 * 1024 * 1024;
+
+/// Frames waiting to be written to one connection, with their total size.
+#[derive(Default)]
+struct Outbound {
+    frames: VecDeque<Bytes>,
+    bytes: usize,
+}
+
+impl Outbound {
+    fn push(&mut self, frame: Bytes) {
+        self.bytes += frame.len();
+        self.frames.push_back(frame);
+    }
+
+    fn pop(&mut self) -> Option<Bytes> {
+        let frame = self.frames.pop_front()?;
+        self.bytes -= frame.len();
+        Some(frame)
+    }
+
+    fn front(&self) -> Option<&Bytes> {
+        self.frames.front()
+    }
+
+    fn len(&self) -> usize {
+        self.frames.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.frames.is_empty()
+    }
+
+    /// At either limit of `config`: the overflow policy applies to the next
+    /// message.
+    fn is_full(&self, config: &Config) -> bool {
+        self.frames.len() >= config.peer_buffer_size || self.bytes >= config.peer_buffer_bytes
+    }
+}
+
 /// What the core does when a peer's outbound queue is full.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 pub enum OverflowPolicy {
@@ -54,6 +95,9 @@ pub struct Config {
     pub unpeer_timeout: Duration,
     /// Messages queued per peer before the overflow policy applies.
     pub peer_buffer_size: usize,
+    /// Bytes queued per peer before the overflow policy applies (the queue
+    /// is full at either limit; one frame may go past this one).
+    pub peer_buffer_bytes: usize,
     /// What to do with a full queue.
     pub overflow_policy: OverflowPolicy,
     /// The TTL written into messages we publish.
@@ -75,6 +119,7 @@ impl Config {
             handshake_timeout: Duration::from_secs(10),
             unpeer_timeout: Duration::from_secs(3),
             peer_buffer_size: 8192,
+            peer_buffer_bytes: DEFAULT_PEER_BUFFER_BYTES,
             overflow_policy: OverflowPolicy::DropOldest,
             ttl: DEFAULT_TTL,
             max_version: PROTOCOL_VERSION_2,
@@ -196,7 +241,7 @@ struct Connection {
     direction: Direction,
     state: Option<ConnState>,
     frames: FrameDecoder,
-    outbound: VecDeque<Bytes>,
+    outbound: Outbound,
     deadline: Option<Instant>,
     stats: PeerStats,
     /// A second completed connection to a peer we already have.
@@ -281,7 +326,7 @@ pub struct Core {
     bye_counter: u64,
     /// Frames still to write on connections the core has let go of (a
     /// `drop_conn`, say), until the driver takes them and closes.
-    draining: HashMap<ConnectionId, VecDeque<Bytes>>,
+    draining: HashMap<ConnectionId, Outbound>,
     /// Reused for the list of connections a message goes to.
     scratch: Vec<ConnectionId>,
 }
@@ -381,14 +426,13 @@ impl Core {
     /// stalled and no longer holds publishers back; its queue then follows
     /// the overflow policy, so one stuck peer cannot stop the others.
     pub fn can_publish(&mut self, now: Instant) -> bool {
-        let capacity = self.config.peer_buffer_size;
         let stall = self.config.stall_timeout;
         let mut open = true;
         for c in self.conns.values_mut() {
             if !matches!(c.state, Some(ConnState::Peered(_))) {
                 continue;
             }
-            if c.outbound.len() < capacity {
+            if !c.outbound.is_full(&self.config) {
                 c.full_since = None;
                 c.stalled = false;
                 continue;
@@ -414,7 +458,7 @@ impl Core {
             direction,
             state: Some(ConnState::Handshake(handshake)),
             frames: FrameDecoder::new(self.config.max_frame_size),
-            outbound: VecDeque::new(),
+            outbound: Outbound::default(),
             deadline: Some(now + self.config.handshake_timeout),
             stats: PeerStats::default(),
             duplicate: false,
@@ -710,7 +754,7 @@ impl Core {
             return false;
         };
         let frame = control_frame(id, p.remote, EnvelopeType::Ping, p.version, &token);
-        c.outbound.push_back(frame);
+        c.outbound.push(frame);
         p.bye = Some(token);
         c.deadline = Some(now + timeout);
         if self.peers.get(&p.remote) == Some(&conn) {
@@ -764,7 +808,7 @@ impl Core {
                 break;
             }
             out.extend_from_slice(frame);
-            queue.pop_front();
+            queue.pop();
             n += 1;
         }
         if queue.is_empty() {
@@ -1136,12 +1180,12 @@ impl Core {
                     Bytes::from(out)
                 })
                 .clone();
-            if c.outbound.len() >= self.config.peer_buffer_size {
+            if c.outbound.is_full(&self.config) {
                 c.stats.overflows += 1;
                 match self.config.overflow_policy {
                     OverflowPolicy::DropNewest => continue,
                     OverflowPolicy::DropOldest => {
-                        c.outbound.pop_front();
+                        while c.outbound.is_full(&self.config) && c.outbound.pop().is_some() {}
                     }
                     OverflowPolicy::Disconnect => {
                         overflowed.push(conn);
@@ -1149,7 +1193,7 @@ impl Core {
                     }
                 }
             }
-            c.outbound.push_back(frame);
+            c.outbound.push(frame);
         }
         for conn in overflowed {
             self.close(conn, CloseReason::Overflow);
@@ -1179,7 +1223,7 @@ impl Core {
             version,
             &ping.payload,
         );
-        c.outbound.push_back(Bytes::from(frame));
+        c.outbound.push(Bytes::from(frame));
     }
 
     fn finish_unpeer(&mut self, conn: ConnectionId) {
@@ -1320,7 +1364,7 @@ impl Core {
             p.version,
             &payload,
         );
-        c.outbound.push_back(frame);
+        c.outbound.push(frame);
     }
 }
 
@@ -1359,7 +1403,7 @@ fn push_handshake(c: &mut Connection, msg: &HandshakeMessage) {
     }
     let mut frame = Vec::new();
     msg.encode_frame(&mut frame);
-    c.outbound.push_back(Bytes::from(frame));
+    c.outbound.push(Bytes::from(frame));
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ pub mod handshake;
 mod id;
 pub mod wire;
 
+pub(crate) use self::core::DEFAULT_PEER_BUFFER_BYTES;
 pub use self::core::{
     CloseReason, Config, ConnectionId, Core, Direction, Event, OverflowPolicy, PeerStats,
     SubscriberId,

@@ -140,6 +140,7 @@ pub(crate) fn spawn(
     config.handshake_timeout = options.handshake_timeout;
     config.unpeer_timeout = options.unpeer_timeout;
     config.peer_buffer_size = options.peer_buffer_size;
+    config.peer_buffer_bytes = options.peer_buffer_bytes;
     config.overflow_policy = options.overflow_policy;
     config.max_version = options.max_protocol_version;
     config.stall_timeout = options.peer_stall_timeout;

@@ -894,3 +894,48 @@ fn client_publication_reaches_peers_and_local_subscribers_but_not_its_source() {
         [("/t/y".into(), vec![a])]
     );
 }
+
+#[test]
+fn the_queue_is_also_bounded_in_bytes() {
+    // Room for 1,000 messages but only about 3 KiB: messages of 1,000
+    // bytes fill it after three or four, whichever limit comes first.
+    let big = |i: u64| Data::Vector(vec![Data::Count(i), Data::from("x".repeat(1000))]);
+    for policy in [OverflowPolicy::DropOldest, OverflowPolicy::DropNewest] {
+        let mut net = Net::new(2, false);
+        net.nodes[0].config.peer_buffer_size = 1000;
+        net.nodes[0].config.peer_buffer_bytes = 3000;
+        net.nodes[0].config.overflow_policy = policy;
+        net.subscribe(1, "/t");
+        let (a, _) = net.connect(0, 1);
+        net.drive();
+        let t0 = net.now;
+        assert!(net.nodes[0].can_publish(t0));
+        for i in 0..10 {
+            net.publish(0, "/t", big(i));
+        }
+        assert!(!net.nodes[0].can_publish(t0), "{policy:?}: full by bytes");
+        let stats = net.nodes[0].stats(a).unwrap();
+        assert_eq!(stats.queued, 3, "{policy:?}");
+        assert_eq!(stats.overflows, 7, "{policy:?}");
+        net.drive();
+        let got: Vec<Data> = net.received[1].iter().map(|(_, d)| d.clone()).collect();
+        let expected: Vec<Data> = match policy {
+            OverflowPolicy::DropOldest => (7..10).map(big).collect(),
+            _ => (0..3).map(big).collect(),
+        };
+        assert_eq!(got, expected, "{policy:?}");
+        assert!(net.nodes[0].can_publish(t0), "{policy:?}: drained");
+    }
+}
+
+#[test]
+fn a_message_larger_than_the_byte_limit_still_goes_out() {
+    let mut net = Net::new(2, false);
+    net.nodes[0].config.peer_buffer_bytes = 100;
+    net.subscribe(1, "/t");
+    net.connect(0, 1);
+    net.drive();
+    net.publish(0, "/t", Data::from("y".repeat(5000)));
+    net.drive();
+    assert_eq!(net.received[1].len(), 1);
+}

@@ -75,16 +75,14 @@ pub fn encode_into(data: &Data, out: &mut Vec<u8>) {
         Data::EnumValue(e) => encode_bytes(e.name().as_bytes(), out),
         Data::Set(s) => {
             encode_varbyte(s.len(), out);
-            for item in s {
-                encode_into(item, out);
-            }
+            s.iter().for_each(|item| encode_into(item, out));
         }
         Data::Table(t) => {
             encode_varbyte(t.len(), out);
-            for (k, v) in t {
+            t.iter().for_each(|(k, v)| {
                 encode_into(k, out);
                 encode_into(v, out);
-            }
+            });
         }
         Data::Vector(v) => {
             encode_varbyte(v.len(), out);

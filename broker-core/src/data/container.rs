@@ -26,11 +26,16 @@ use super::Data;
 /// would then cost more than a B-tree update).
 pub(crate) const TREE_FROM: usize = 256;
 
-/// Entries sorted by key without repeats, in a vector or a B-tree.
+/// Entries sorted by key without repeats, in a vector or a B-tree. The
+/// tree is boxed so that the enum fits in the space of the vector (its
+/// capacity has a niche for the tag) and `Data` stays four words.
 #[derive(Clone)]
 enum Store<V> {
     Sorted(Vec<(Data, V)>),
-    Tree(BTreeMap<Data, V>),
+    // The box keeps `Data` at four words (tested below); the extra
+    // allocation is only paid by large containers edited in the middle.
+    #[allow(clippy::box_collection)]
+    Tree(Box<BTreeMap<Data, V>>),
 }
 
 impl<V> Store<V> {
@@ -66,7 +71,7 @@ impl<V> Store<V> {
     /// The B-tree, converting the vector first.
     fn tree(&mut self) -> &mut BTreeMap<Data, V> {
         if let Store::Sorted(v) = self {
-            *self = Store::Tree(mem::take(v).into_iter().collect());
+            *self = Store::Tree(Box::new(mem::take(v).into_iter().collect()));
         }
         match self {
             Store::Tree(t) => t,
@@ -169,7 +174,7 @@ impl<V> Store<V> {
     fn into_entries(self) -> IntoEntries<V> {
         match self {
             Store::Sorted(v) => IntoEntries::Sorted(v.into_iter()),
-            Store::Tree(t) => IntoEntries::Tree(t.into_iter()),
+            Store::Tree(t) => IntoEntries::Tree((*t).into_iter()),
         }
     }
 
@@ -256,6 +261,15 @@ impl<'a, V> Iterator for Entries<'a, V> {
         match self {
             Entries::Sorted(i) => i.size_hint(),
             Entries::Tree(i) => i.size_hint(),
+        }
+    }
+
+    /// One dispatch on the form for the whole iteration (`for_each`,
+    /// `sum`, … go through here).
+    fn fold<B, F: FnMut(B, Self::Item) -> B>(self, init: B, mut f: F) -> B {
+        match self {
+            Entries::Sorted(i) => i.fold(init, |acc, (k, v)| f(acc, (k, v))),
+            Entries::Tree(i) => i.fold(init, f),
         }
     }
 }
@@ -351,6 +365,10 @@ macro_rules! iterator {
 
             fn size_hint(&self) -> (usize, Option<usize>) {
                 self.0.size_hint()
+            }
+
+            fn fold<B, F: FnMut(B, $item) -> B>(self, init: B, mut f: F) -> B {
+                self.0.fold(init, |acc, $e| f(acc, $map))
             }
         }
 
@@ -806,6 +824,15 @@ mod tests {
 
     fn counts(set: &Set) -> Vec<u64> {
         set.iter().filter_map(Data::as_count).collect()
+    }
+
+    #[test]
+    fn containers_keep_data_at_four_words() {
+        // As small as with std's containers: sets, tables and every
+        // element of them stay compact.
+        assert_eq!(std::mem::size_of::<Set>(), 24);
+        assert_eq!(std::mem::size_of::<Table>(), 24);
+        assert_eq!(std::mem::size_of::<Data>(), 32);
     }
 
     #[test]

@@ -1,24 +1,17 @@
 //! `broker bench` as processes: short runs that check the counts and the
 //! output format, never the speed (speed lives in `docs/performance.md`).
 
-use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
+mod common;
+
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use common::{Proc, broker, run, temp_path};
 use serde_json::Value;
 
-const BIN: &str = env!("CARGO_BIN_EXE_broker");
-const LIMIT: Duration = Duration::from_secs(60);
-
-fn temp_path(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("broker-cli-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
-}
-
-/// A long-running process, killed when the test ends however it ends.
+/// A `broker` that listens on an OS-chosen port.
 struct Server {
-    child: Child,
+    _proc: Proc,
     port: u16,
 }
 
@@ -27,61 +20,22 @@ impl Server {
     fn start(name: &str, args: &[&str]) -> Server {
         let ready = temp_path(name);
         let _ = std::fs::remove_file(&ready);
-        let mut child = Command::new(BIN)
-            .args(args)
-            .args(["--listen", "127.0.0.1:0", "--ready-file"])
-            .arg(&ready)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let start = Instant::now();
-        let port = loop {
-            if let Ok(text) = std::fs::read_to_string(&ready)
-                && let Some(port) = text.lines().next().and_then(|l| l.parse().ok())
-            {
-                break port;
-            }
-            if let Ok(Some(status)) = child.try_wait() {
-                panic!("server exited early: {status}");
-            }
-            assert!(start.elapsed() < LIMIT, "no ready file");
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        Server { child, port }
+        let mut proc = Proc::spawn(
+            broker()
+                .args(args)
+                .args(["--listen", "127.0.0.1:0", "--ready-file"])
+                .arg(&ready)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null()),
+        );
+        let port = proc.wait_ready(&ready, 0);
+        Server { _proc: proc, port }
     }
 
     fn peer(&self) -> String {
         format!("127.0.0.1:{}", self.port)
     }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Runs `broker <args>` to completion within the time limit.
-fn run(args: &[&str]) -> Output {
-    let mut child = Command::new(BIN)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if start.elapsed() > LIMIT {
-            let _ = child.kill();
-            panic!("broker {args:?} did not finish in time");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child.wait_with_output().unwrap()
 }
 
 /// The one JSON line a bench client prints, checked for success.

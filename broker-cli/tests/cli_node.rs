@@ -1,72 +1,25 @@
 //! `broker node` as a process: two nodes exchanging JSON lines.
 
+mod common;
+
 use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::path::PathBuf;
+use std::process::{Output, Stdio};
 
+use common::{LIMIT, Proc, broker, run, temp_path};
 use serde_json::Value;
-
-const BIN: &str = env!("CARGO_BIN_EXE_broker");
-const LIMIT: Duration = Duration::from_secs(60);
-
-fn temp_path(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("broker-cli-test-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
-}
-
-/// Waits for the ready file and returns the port in it.
-fn wait_ready(path: &Path, child: &mut Child) -> u16 {
-    let start = Instant::now();
-    loop {
-        if let Ok(text) = std::fs::read_to_string(path)
-            && let Some(port) = text.lines().next().and_then(|l| l.parse().ok())
-        {
-            return port;
-        }
-        if let Ok(Some(status)) = child.try_wait() {
-            panic!("node exited early: {status}");
-        }
-        assert!(start.elapsed() < LIMIT, "no ready file");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// Waits for a process with a time limit, killing it if it overruns.
-fn wait_output(mut child: Child) -> Output {
-    let start = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if start.elapsed() > LIMIT {
-            let _ = child.kill();
-            panic!("process did not finish in time");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child.wait_with_output().unwrap()
-}
 
 /// A listening node; its stdout goes to a file (a pipe nobody reads would
 /// fill up and stall it), returned by `finish`.
 struct Listener {
-    child: Option<Child>,
+    proc: Proc,
     stdout: PathBuf,
 }
 
 impl Listener {
-    fn finish(mut self) -> (std::process::ExitStatus, Vec<u8>) {
-        let out = wait_output(self.child.take().expect("not finished yet"));
+    fn finish(self) -> (std::process::ExitStatus, Vec<u8>) {
+        let out = self.proc.finish();
         (out.status, std::fs::read(&self.stdout).unwrap())
-    }
-}
-
-/// A test that fails half-way does not leave its node running.
-impl Drop for Listener {
-    fn drop(&mut self) {
-        if let Some(child) = &mut self.child {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
     }
 }
 
@@ -78,25 +31,19 @@ fn listener_with(name: &str, conn: &[&str], extra: &[&str]) -> (Listener, u16) {
     let ready = temp_path(name);
     let stdout = temp_path(&format!("{name}.out"));
     let _ = std::fs::remove_file(&ready);
-    let mut child = Command::new(BIN)
-        .arg("node")
-        .args(conn)
-        .args(["--listen", "127.0.0.1:0", "--ready-file"])
-        .arg(&ready)
-        .args(extra)
-        .stdin(Stdio::null())
-        .stdout(std::fs::File::create(&stdout).unwrap())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let port = wait_ready(&ready, &mut child);
-    (
-        Listener {
-            child: Some(child),
-            stdout,
-        },
-        port,
-    )
+    let mut proc = Proc::spawn(
+        broker()
+            .arg("node")
+            .args(conn)
+            .args(["--listen", "127.0.0.1:0", "--ready-file"])
+            .arg(&ready)
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(&stdout).unwrap())
+            .stderr(Stdio::piped()),
+    );
+    let port = proc.wait_ready(&ready, 0);
+    (Listener { proc, stdout }, port)
 }
 
 fn publisher(port: u16, lines: &str) -> Output {
@@ -104,22 +51,22 @@ fn publisher(port: u16, lines: &str) -> Output {
 }
 
 fn publisher_with(conn: &[&str], port: u16, lines: &str) -> Output {
-    let mut child = Command::new(BIN)
-        .arg("node")
-        .args(conn)
-        .args(["--exit-on-eof", "--peer"])
-        .arg(format!("127.0.0.1:{port}"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
+    let mut proc = Proc::spawn(
+        broker()
+            .arg("node")
+            .args(conn)
+            .args(["--exit-on-eof", "--peer"])
+            .arg(format!("127.0.0.1:{port}"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped()),
+    );
+    let mut stdin = proc.child().stdin.take().unwrap();
     let text = lines.to_owned();
     let writer = std::thread::spawn(move || {
         stdin.write_all(text.as_bytes()).unwrap();
     });
-    let out = wait_output(child);
+    let out = proc.finish();
     writer.join().unwrap();
     out
 }
@@ -220,22 +167,22 @@ fn a_burst_of_twenty_thousand_lines_arrives_completely() {
 #[test]
 fn error_lines_have_the_contract_format() {
     // Nothing listens on port 1: a peer_unavailable error line appears.
-    let mut child = Command::new(BIN)
-        .args([
-            "node",
-            "--disable-ssl",
-            "--status",
-            "--retry",
-            "0",
-            "--peer",
-            "127.0.0.1:1",
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
+    let mut proc = Proc::spawn(
+        broker()
+            .args([
+                "node",
+                "--disable-ssl",
+                "--status",
+                "--retry",
+                "0",
+                "--peer",
+                "127.0.0.1:1",
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null()),
+    );
+    let stdout = proc.child().stdout.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let mut line = String::new();
@@ -243,8 +190,7 @@ fn error_lines_have_the_contract_format() {
         let _ = tx.send(line);
     });
     let line = rx.recv_timeout(LIMIT).expect("an error line in time");
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(proc);
     let first: Value = serde_json::from_str(&line).unwrap();
     assert_eq!(first["type"], "error");
     assert_eq!(first["code"], "peer_unavailable");
@@ -275,25 +221,15 @@ fn peer_added_status_names_endpoint_address_and_port() {
 
 #[test]
 fn usage_errors_exit_2_and_runtime_failures_exit_1() {
-    let out = Command::new(BIN)
-        .args(["node", "--listen", "nope"])
-        .output()
-        .unwrap();
+    let out = run(&["node", "--listen", "nope"]);
     assert_eq!(out.status.code(), Some(2));
-    let out = Command::new(BIN)
-        .args(["node", "--frobnicate"])
-        .output()
-        .unwrap();
+    let out = run(&["node", "--frobnicate"]);
     assert_eq!(out.status.code(), Some(2));
     // A busy port with no retry is a runtime failure.
     let holder = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = holder.local_addr().unwrap().port();
-    let out = Command::new(BIN)
-        .args(["node", "--disable-ssl", "--retry", "0", "--listen"])
-        .arg(format!("127.0.0.1:{port}"))
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    let listen = format!("127.0.0.1:{port}");
+    let out = run(&["node", "--disable-ssl", "--retry", "0", "--listen", &listen]);
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
@@ -302,7 +238,7 @@ fn usage_errors_exit_2_and_runtime_failures_exit_1() {
 
 #[test]
 fn help_shows_examples() {
-    let out = Command::new(BIN).args(["node", "--help"]).output().unwrap();
+    let out = run(&["node", "--help"]);
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("Examples:"));

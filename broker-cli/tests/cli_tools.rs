@@ -1,79 +1,24 @@
 //! `broker schema`, `broker record` and `broker replay` as processes.
 
+mod common;
+
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use common::{LIMIT, Proc, broker, temp_path};
 use serde_json::Value;
 
-const BIN: &str = env!("CARGO_BIN_EXE_broker");
-const LIMIT: Duration = Duration::from_secs(60);
-
-fn temp_path(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("broker-cli-tools-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
-}
-
-/// A child process killed when the test ends, however it ends.
-struct Proc(Option<Child>);
-
-impl Proc {
-    fn spawn(args: &[&str], stdin: Stdio, stdout: Stdio) -> Proc {
-        Proc(Some(
-            Command::new(BIN)
-                .args(args)
-                .stdin(stdin)
-                .stdout(stdout)
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap(),
-        ))
-    }
-
-    fn child(&mut self) -> &mut Child {
-        self.0.as_mut().unwrap()
-    }
-
-    /// Waits with a time limit.
-    fn finish(mut self) -> Output {
-        let mut child = self.0.take().unwrap();
-        let start = Instant::now();
-        while child.try_wait().unwrap().is_none() {
-            if start.elapsed() > LIMIT {
-                let _ = child.kill();
-                panic!("process did not finish in time");
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        child.wait_with_output().unwrap()
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        if let Some(child) = &mut self.0 {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-fn wait_ready(path: &Path, proc: &mut Proc) -> u16 {
-    let start = Instant::now();
-    loop {
-        if let Ok(text) = std::fs::read_to_string(path)
-            && let Some(port) = text.lines().next().and_then(|l| l.parse().ok())
-        {
-            return port;
-        }
-        if let Ok(Some(status)) = proc.child().try_wait() {
-            panic!("node exited early: {status}");
-        }
-        assert!(start.elapsed() < LIMIT, "no ready file");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+/// `broker <args>` with stderr piped.
+fn spawn(args: &[&str], stdin: Stdio, stdout: Stdio) -> Proc {
+    Proc::spawn(
+        broker()
+            .args(args)
+            .stdin(stdin)
+            .stdout(stdout)
+            .stderr(Stdio::piped()),
+    )
 }
 
 /// A plain-TCP node listening on an OS-chosen port.
@@ -90,14 +35,14 @@ fn node(name: &str, extra: &[&str], stdin: Stdio, stdout: Stdio) -> (Proc, u16) 
         &ready_arg,
     ];
     args.extend_from_slice(extra);
-    let mut proc = Proc::spawn(&args, stdin, stdout);
-    let port = wait_ready(&ready, &mut proc);
+    let mut proc = spawn(&args, stdin, stdout);
+    let port = proc.wait_ready(&ready, 0);
     (proc, port)
 }
 
 #[test]
 fn schema_prints_the_zeek_declarations_of_the_bench_protocol() {
-    let out = Proc::spawn(&["schema"], Stdio::null(), Stdio::piped()).finish();
+    let out = spawn(&["schema"], Stdio::null(), Stdio::piped()).finish();
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
     for line in [
@@ -125,7 +70,7 @@ fn record() -> PathBuf {
     let (mut source, port) = node("source", &["--status"], Stdio::piped(), Stdio::piped());
     let peer = format!("127.0.0.1:{port}");
     let out = output.display().to_string();
-    let recorder = Proc::spawn(
+    let recorder = spawn(
         &[
             "record",
             "--disable-ssl",
@@ -185,7 +130,7 @@ fn replay(recording: &Path, fast: bool) -> (Vec<Value>, Value) {
         args.push("--fast");
     }
     args.push(&file);
-    let out = Proc::spawn(&args, Stdio::null(), Stdio::piped()).finish();
+    let out = spawn(&args, Stdio::null(), Stdio::piped()).finish();
     assert!(
         out.status.success(),
         "replay failed: {}",
@@ -240,7 +185,7 @@ fn replay_rejects_a_file_that_is_not_a_recording() {
     let bogus = temp_path("bogus.cbor");
     std::fs::write(&bogus, b"\xa1\x61x\x01").unwrap();
     let file = bogus.display().to_string();
-    let out = Proc::spawn(
+    let out = spawn(
         &["replay", "--disable-ssl", "--peer", "127.0.0.1:1", &file],
         Stdio::null(),
         Stdio::piped(),
@@ -261,7 +206,7 @@ fn publish_reaches_a_subscribing_node() {
         Stdio::piped(),
     );
     let peer = format!("127.0.0.1:{port}");
-    let out = Proc::spawn(
+    let out = spawn(
         &[
             "publish",
             "--disable-ssl",
@@ -326,7 +271,7 @@ fn every_command_has_help_with_examples() {
     ] {
         let mut args = command.to_vec();
         args.push("--help");
-        let out = Command::new(BIN).args(&args).output().unwrap();
+        let out = broker().args(&args).output().unwrap();
         assert!(out.status.success(), "{command:?}");
         let text = String::from_utf8_lossy(&out.stdout);
         assert!(

@@ -2,31 +2,24 @@
 //! (tokio-tungstenite): stdin lines reach the client when it is the only
 //! receiver, and the client's publications reach the node's stdout.
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::time::{Duration, Instant};
+mod common;
 
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{ChildStdin, Stdio};
+
+use common::{LIMIT, Proc, broker, temp_path};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::Value;
 use tokio::net::TcpStream;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 
-const BIN: &str = env!("CARGO_BIN_EXE_broker");
-const LIMIT: Duration = Duration::from_secs(30);
-
 type Ws = WebSocketStream<TcpStream>;
-
-fn temp_path(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("broker-cli-ws-test-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
-}
 
 /// A `broker node` serving WebSocket clients; killed when dropped.
 struct Node {
-    child: Child,
+    proc: Proc,
     stdin: Option<ChildStdin>,
     stdout: PathBuf,
     ws_port: u16,
@@ -37,25 +30,26 @@ impl Node {
         let ready = temp_path(name);
         let stdout = temp_path(&format!("{name}.out"));
         let _ = std::fs::remove_file(&ready);
-        let mut child = Command::new(BIN)
-            .args(["node", "--disable-ssl", "--websocket", "127.0.0.1:0"])
-            .arg("--ready-file")
-            .arg(&ready)
-            .args(extra)
-            .stdin(Stdio::piped())
-            .stdout(std::fs::File::create(&stdout).unwrap())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let stdin = child.stdin.take();
-        let mut node = Node {
-            child,
+        let mut proc = Proc::spawn(
+            broker()
+                .args(["node", "--disable-ssl", "--websocket", "127.0.0.1:0"])
+                .arg("--ready-file")
+                .arg(&ready)
+                .args(extra)
+                .stdin(Stdio::piped())
+                .stdout(std::fs::File::create(&stdout).unwrap())
+                .stderr(Stdio::null()),
+        );
+        let stdin = proc.child().stdin.take();
+        // The second line is the WebSocket port (the first, the peering
+        // port, is empty without `--listen`).
+        let ws_port = proc.wait_ready(&ready, 1);
+        Node {
+            proc,
             stdin,
             stdout,
-            ws_port: 0,
-        };
-        node.ws_port = wait_ready(&ready, &mut node.child);
-        node
+            ws_port,
+        }
     }
 
     fn write_stdin(&mut self, text: &str) {
@@ -64,44 +58,12 @@ impl Node {
         stdin.flush().unwrap();
     }
 
-    /// Waits for the node to exit by itself and returns its stdout.
+    /// Closes stdin, waits for the node to exit by itself and returns its
+    /// stdout.
     fn finish(mut self) -> (std::process::ExitStatus, String) {
         drop(self.stdin.take());
-        let start = Instant::now();
-        let status = loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                break status;
-            }
-            assert!(start.elapsed() < LIMIT, "node did not exit in time");
-            std::thread::sleep(Duration::from_millis(20));
-        };
+        let status = self.proc.finish().status;
         (status, std::fs::read_to_string(&self.stdout).unwrap())
-    }
-}
-
-/// A test that fails half-way does not leave its node running.
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Waits for the ready file; its second line is the WebSocket port (the
-/// first, the peering port, is empty without `--listen`).
-fn wait_ready(path: &Path, child: &mut Child) -> u16 {
-    let start = Instant::now();
-    loop {
-        if let Ok(text) = std::fs::read_to_string(path)
-            && let Some(port) = text.lines().nth(1).and_then(|l| l.parse().ok())
-        {
-            return port;
-        }
-        if let Ok(Some(status)) = child.try_wait() {
-            panic!("node exited early: {status}");
-        }
-        assert!(start.elapsed() < LIMIT, "no ready file");
-        std::thread::sleep(Duration::from_millis(20));
     }
 }
 

@@ -377,22 +377,6 @@ impl<'a> Reader<'a> {
         Ok(())
     }
 
-    /// `count` values decoded into a vector. Its slots are filled with
-    /// [`Data::None`] ahead of decoding (at most [`PREALLOCATE`] more than
-    /// decoded so far, so that hostile counts cannot reserve much) and
-    /// values are decoded into them in place.
-    fn values(&mut self, count: usize, depth: usize) -> Result<Vec<Data>, Box<DecodeError>> {
-        let mut items = Vec::new();
-        items.resize_with(count.min(PREALLOCATE), || Data::None);
-        for i in 0..count {
-            if i == items.len() {
-                items.resize_with(count.min(2 * i), || Data::None);
-            }
-            self.value_into(depth, &mut items[i])?;
-        }
-        Ok(items)
-    }
-
     /// A varbyte element count, checked against the bytes left: each element
     /// needs at least `min_size` bytes.
     fn count(&mut self, min_size: usize) -> Result<usize, DecodeError> {
@@ -466,7 +450,7 @@ impl<'a> Reader<'a> {
                 self.check_depth(depth, offset)?;
                 let count = self.count(2)?;
                 let start = self.pos;
-                let entries = self.entries(count, |reader, (key, value)| {
+                let entries = self.slots(count, |reader, (key, value): &mut (Data, Data)| {
                     reader.value_into(depth + 1, key)?;
                     reader.value_into(depth + 1, value)
                 })?;
@@ -483,7 +467,7 @@ impl<'a> Reader<'a> {
                 let count = self.count(1)?;
                 // Reserve little up front: nested vectors could otherwise
                 // each reserve for the whole rest of the input.
-                Data::Vector(self.values(count, depth + 1)?)
+                Data::Vector(self.slots(count, |reader, item| reader.value_into(depth + 1, item))?)
             }
         })
     }
@@ -503,7 +487,7 @@ impl<'a> Reader<'a> {
     /// check of the order (unsorted input is sorted).
     fn set(&mut self, count: usize, depth: usize) -> Result<Set, Box<DecodeError>> {
         let start = self.pos;
-        let items = self.entries(count, |reader, (item, ())| {
+        let items = self.slots(count, |reader, (item, ()): &mut (Data, ())| {
             reader.value_into(depth + 1, item)
         })?;
         Set::from_unique(items).ok_or_else(|| {
@@ -512,24 +496,24 @@ impl<'a> Reader<'a> {
         })
     }
 
-    /// `count` set elements or table entries decoded by `decode` into the
-    /// slots of a vector, which are filled with default values ahead of
-    /// decoding (at most [`PREALLOCATE`] more than decoded so far, so that
-    /// hostile counts cannot reserve much).
-    fn entries<V: Default>(
+    /// `count` vector elements, set elements or table entries, decoded by
+    /// `decode` in place into the slots of a vector. The slots are filled
+    /// with default values ahead of decoding, at most [`PREALLOCATE`] more
+    /// than decoded so far, so that hostile counts cannot reserve much.
+    fn slots<T: Default>(
         &mut self,
         count: usize,
-        mut decode: impl FnMut(&mut Self, &mut (Data, V)) -> Result<(), Box<DecodeError>>,
-    ) -> Result<Vec<(Data, V)>, Box<DecodeError>> {
-        let mut entries = Vec::new();
-        entries.resize_with(count.min(PREALLOCATE), Default::default);
+        mut decode: impl FnMut(&mut Self, &mut T) -> Result<(), Box<DecodeError>>,
+    ) -> Result<Vec<T>, Box<DecodeError>> {
+        let mut slots = Vec::new();
+        slots.resize_with(count.min(PREALLOCATE), T::default);
         for i in 0..count {
-            if i == entries.len() {
-                entries.resize_with(count.min(2 * i), Default::default);
+            if i == slots.len() {
+                slots.resize_with(count.min(2 * i), T::default);
             }
-            decode(self, &mut entries[i])?;
+            decode(self, &mut slots[i])?;
         }
-        Ok(entries)
+        Ok(slots)
     }
 
     /// The offset of the first repeated element (or key) among the `count`

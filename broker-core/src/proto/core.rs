@@ -27,6 +27,10 @@ use crate::topic::Topic;
 type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 type HashSet<K> = std::collections::HashSet<K, foldhash::fast::RandomState>;
 
+/// The largest ping payload answered with a pong (Broker's own pings carry
+/// a few bytes).
+const MAX_PING_PAYLOAD: usize = 64 * 1024;
+
 /// The default byte limit of a peer's queue (64 MiB).
 pub(crate) const DEFAULT_PEER_BUFFER_BYTES: usize = 64 * 1024 * 1024;
 
@@ -1050,7 +1054,17 @@ impl Core {
                 Err(e) => self.protocol_error(conn, &e),
             },
             EnvelopeType::Ping => {
-                if env.receiver == self.config.id || env.receiver.is_nil() {
+                // Pongs echo the payload: answer only small pings, and only
+                // while the peer reads what we send, so that pings cannot
+                // make us queue without bound.
+                let room = self
+                    .conns
+                    .get(&conn)
+                    .is_some_and(|c| !c.outbound.is_full(&self.config));
+                if (env.receiver == self.config.id || env.receiver.is_nil())
+                    && env.payload.len() <= MAX_PING_PAYLOAD
+                    && room
+                {
                     self.reply_pong(conn, &env);
                 }
             }

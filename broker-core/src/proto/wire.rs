@@ -61,10 +61,20 @@ pub enum WireError {
     /// A topic or filter entry is not valid UTF-8 or too long.
     #[error("invalid topic in message")]
     InvalidTopic,
+    /// A filter (in a handshake or routing update) has more entries than
+    /// [`MAX_FILTER_SIZE`].
+    #[error("filter of {count} topics exceeds the maximum of {MAX_FILTER_SIZE}")]
+    FilterTooLarge {
+        /// The claimed number of entries.
+        count: usize,
+    },
     /// A field is malformed.
     #[error("malformed message: {0}")]
     Malformed(#[from] DecodeError),
 }
+
+/// How far ahead of the bytes received a frame's buffer is reserved.
+const RESERVE_AHEAD: usize = 1 << 20;
 
 /// Splits a byte stream into frames, checking lengths before buffering them.
 ///
@@ -116,8 +126,11 @@ impl FrameDecoder {
             });
         }
         if self.buf.len() < 4 + len {
-            // Reserve at most what the claimed (and accepted) length needs.
-            self.buf.reserve(4 + len - self.buf.len());
+            // Reserve what the claimed (and accepted) length needs, but at
+            // most `RESERVE_AHEAD` beyond what arrived: a peer that claims a
+            // large frame and sends nothing costs nothing.
+            self.buf
+                .reserve((4 + len - self.buf.len()).min(RESERVE_AHEAD));
             return Ok(None);
         }
         self.buf.advance(4);
@@ -312,8 +325,17 @@ pub fn encode_filter<'a>(filter: impl IntoIterator<Item = &'a Topic>, out: &mut 
     }
 }
 
+/// The most topics a peer's filter may hold (a handshake or a routing
+/// update with more closes the connection). Real deployments subscribe to
+/// tens of prefixes; the limit leaves room for hundreds of thousands while
+/// bounding what one peer can make us index.
+pub const MAX_FILTER_SIZE: usize = 1 << 18;
+
 fn decode_filter(r: &mut Reader<'_>) -> Result<Vec<Topic>, WireError> {
     let count = r.varbyte()? as usize;
+    if count > MAX_FILTER_SIZE {
+        return Err(WireError::FilterTooLarge { count });
+    }
     // Each entry takes at least one byte.
     if count > r.remaining() {
         return Err(DecodeError::CountExceedsInput {
@@ -573,6 +595,41 @@ mod tests {
         0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x41, 0x11, 0x81, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11,
         0x11,
     ]);
+
+    #[test]
+    fn a_claimed_large_frame_reserves_only_what_arrives_plus_a_margin() {
+        let mut frames = FrameDecoder::new(64 << 20);
+        frames.extend(&((64u32 << 20) - 1).to_be_bytes());
+        assert_eq!(frames.next_frame().unwrap(), None);
+        assert!(
+            frames.buf.capacity() <= 2 * RESERVE_AHEAD,
+            "{}",
+            frames.buf.capacity()
+        );
+        // It still assembles once the bytes arrive.
+        let mut frames = FrameDecoder::new(64 << 20);
+        let body = vec![5u8; 3 * RESERVE_AHEAD];
+        frames.extend(&(body.len() as u32).to_be_bytes());
+        for chunk in body.chunks(65536) {
+            assert_eq!(frames.next_frame().unwrap(), None);
+            frames.extend(chunk);
+        }
+        assert_eq!(frames.next_frame().unwrap().unwrap().as_ref(), &body[..]);
+    }
+
+    #[test]
+    fn filters_above_the_limit_are_rejected_before_decoding() {
+        let mut payload = Vec::new();
+        crate::data::bin::encode_varbyte(MAX_FILTER_SIZE + 1, &mut payload);
+        assert!(matches!(
+            decode_filter_payload(&payload),
+            Err(WireError::FilterTooLarge { count }) if count == MAX_FILTER_SIZE + 1
+        ));
+        let mut payload = Vec::new();
+        crate::data::bin::encode_varbyte(2, &mut payload);
+        payload.extend_from_slice(&[1, b'a', 1, b'b']);
+        assert_eq!(decode_filter_payload(&payload).unwrap().len(), 2);
+    }
 
     #[test]
     fn hello_matches_the_spec_example() {

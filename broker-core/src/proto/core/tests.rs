@@ -939,3 +939,74 @@ fn a_message_larger_than_the_byte_limit_still_goes_out() {
     net.drive();
     assert_eq!(net.received[1].len(), 1);
 }
+
+/// An envelope frame from node 1 to node 0 on their link, as node 1 would
+/// write it (protocol version 2 between our endpoints).
+fn frame_from_1(kind: EnvelopeType, payload: &[u8]) -> Vec<u8> {
+    let topic = Topic::new("<$>").unwrap();
+    let mut frame = Vec::new();
+    wire::encode_envelope_frame(
+        &mut frame,
+        wire::EnvelopeHeader {
+            sender: id(2),
+            receiver: id(1),
+            kind,
+            ttl: 16,
+            topic: &topic,
+            origin: None,
+        },
+        PROTOCOL_VERSION_2,
+        payload,
+    );
+    frame
+}
+
+#[test]
+fn large_pings_and_pings_to_a_full_queue_get_no_pong() {
+    let mut net = Net::new(2, false);
+    let (a, _) = net.connect(0, 1);
+    net.drive();
+    let mut out = Vec::new();
+    net.nodes[0].poll_transmit(a, &mut out, usize::MAX);
+
+    // A small ping is answered.
+    net.nodes[0].handle_bytes(a, &frame_from_1(EnvelopeType::Ping, b"hi"));
+    assert!(net.nodes[0].has_transmit(a), "small ping answered");
+    out.clear();
+    net.nodes[0].poll_transmit(a, &mut out, usize::MAX);
+
+    // One over the limit is not: pongs echo the payload.
+    let big = vec![7u8; MAX_PING_PAYLOAD + 1];
+    net.nodes[0].handle_bytes(a, &frame_from_1(EnvelopeType::Ping, &big));
+    assert!(!net.nodes[0].has_transmit(a), "large ping ignored");
+    assert_eq!(net.peers_of(0), 1, "the peering stays");
+
+    // Nor is any ping while the queue is full (the peer does not read).
+    net.nodes[0].config.peer_buffer_size = 2;
+    net.subscribe(1, "/t");
+    net.drive();
+    out.clear();
+    net.nodes[0].poll_transmit(a, &mut out, usize::MAX);
+    net.publish(0, "/t", Data::Count(1));
+    net.publish(0, "/t", Data::Count(2));
+    let queued = net.nodes[0].stats(a).unwrap().queued;
+    for _ in 0..100 {
+        net.nodes[0].handle_bytes(a, &frame_from_1(EnvelopeType::Ping, b"hi"));
+    }
+    assert_eq!(net.nodes[0].stats(a).unwrap().queued, queued);
+}
+
+#[test]
+fn a_routing_update_with_too_many_topics_closes_the_connection() {
+    let mut net = Net::new(2, false);
+    let (a, _) = net.connect(0, 1);
+    net.drive();
+    let mut payload = Vec::new();
+    crate::data::bin::encode_varbyte(wire::MAX_FILTER_SIZE + 1, &mut payload);
+    // Well-formed otherwise: every entry is there.
+    payload.extend(std::iter::repeat_n([1u8, b'x'], wire::MAX_FILTER_SIZE + 1).flatten());
+    net.nodes[0].handle_bytes(a, &frame_from_1(EnvelopeType::RoutingUpdate, &payload));
+    net.drive();
+    assert_eq!(net.peers_of(0), 0);
+    assert!(net.errors[0].contains(&ErrorCode::InvalidMessage));
+}

@@ -103,6 +103,9 @@ pub struct Options {
     /// after that it counts as stalled and its queue follows
     /// `overflow_policy` (5 s).
     pub peer_stall_timeout: Duration,
+    /// Connections (peerings and handshakes in progress) beyond which
+    /// inbound connections are closed at once (1,024; not a Zeek option).
+    pub max_connections: usize,
     /// The largest frame accepted from a peer (64 MiB).
     pub max_frame_size: usize,
     /// A peer that does not finish the handshake in this time is dropped
@@ -160,6 +163,7 @@ impl Default for Options {
             peer_buffer_bytes: crate::proto::DEFAULT_PEER_BUFFER_BYTES,
             overflow_policy: OverflowPolicy::DropOldest,
             peer_stall_timeout: Duration::from_secs(5),
+            max_connections: 1024,
             max_frame_size: crate::proto::wire::DEFAULT_MAX_FRAME_SIZE,
             handshake_timeout: Duration::from_secs(10),
             unpeer_timeout: Duration::from_secs(3),
@@ -247,6 +251,9 @@ impl Options {
         }
         if self.peer_buffer_size == 0 {
             return invalid("peer_buffer_size", "must be at least 1");
+        }
+        if self.max_connections == 0 {
+            return invalid("max_connections", "must be at least 1");
         }
         if self.peer_buffer_bytes == 0 {
             return invalid("peer_buffer_bytes", "must be at least 1");

@@ -401,3 +401,34 @@ fn busy_polling_endpoints_exchange_round_trips_and_shut_down() {
             .unwrap();
     });
 }
+
+#[tokio::test]
+async fn inbound_connections_beyond_max_connections_are_closed() {
+    let server = Endpoint::new(Options {
+        max_connections: 2,
+        ..options()
+    })
+    .unwrap();
+    let port = server.listen("127.0.0.1", 0).await.unwrap();
+    let mut first = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    let second = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut third = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    let mut byte = [0u8; 1];
+    let n = tokio::time::timeout(WAIT, third.read(&mut byte))
+        .await
+        .expect("the third connection is closed in time")
+        .unwrap_or(0);
+    assert_eq!(n, 0, "closed without data");
+    // The first two stay open: the handshake starts (or nothing comes yet).
+    let r = tokio::time::timeout(Duration::from_millis(200), first.read(&mut byte)).await;
+    assert!(!matches!(r, Ok(Ok(0)) | Ok(Err(_))), "{r:?}");
+    // Once they go, a real peer fits again.
+    drop((first, second));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let client = endpoint();
+    client
+        .peer_and_wait("127.0.0.1", port, Duration::ZERO)
+        .await
+        .unwrap();
+}

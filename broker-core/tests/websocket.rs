@@ -337,6 +337,14 @@ async fn bad_subscriptions_get_errors_and_no_ack_and_the_connection_stays_open()
         (r#"{"topics":["/a"]}"#, "subscriptions not an array"),
         ("How is it going?", "subscriptions not an array"),
         (r#"["/a", 42]"#, "individual subscription not a string"),
+        (
+            &serde_json::to_string(&vec!["/a"; 10_001]).unwrap(),
+            "more than 10000 subscriptions",
+        ),
+        (
+            &serde_json::to_string(&vec!["x".repeat(70_000); 16]).unwrap(),
+            "subscriptions larger than 1048576 bytes",
+        ),
     ] {
         send(&mut ws, frame).await;
         let error = next_json(&mut ws).await;
@@ -433,6 +441,34 @@ async fn oversized_message_closes_with_1009() {
     );
     send(&mut ws, &big).await;
     assert_eq!(close_code(&mut ws).await, Some(CloseCode::Size));
+}
+
+#[tokio::test]
+async fn connections_beyond_max_clients_are_closed() {
+    let server = endpoint();
+    let mut settings = ServerOptions::from_options(server.options());
+    settings.max_clients = 2;
+    let port = server
+        .listen_websocket_with("127.0.0.1", 0, settings)
+        .await
+        .unwrap();
+    let first = raw_client(port, "[]").await;
+    let second = raw_at(port, "/v1/messages/json", None).await;
+    // The third gets no upgrade: its connection is closed on accept.
+    let tcp = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    let third = tokio::time::timeout(
+        Duration::from_secs(10),
+        tokio_tungstenite::client_async(url(port), tcp),
+    )
+    .await
+    .expect("refused in time");
+    assert!(third.is_err());
+    // A slot frees when a client goes.
+    drop(first);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // `raw_client` waits for the ack: the new client is served.
+    let _again = raw_client(port, "[]").await;
+    drop(second);
 }
 
 // ---- pipelining, pings ------------------------------------------------------------------

@@ -712,6 +712,14 @@ impl Driver {
                 if self.shutting_down.is_some() {
                     return;
                 }
+                if self.conns.len() >= self.options.max_connections {
+                    // Dropping the stream closes it.
+                    tracing::warn!(
+                        "inbound connection from {remote} refused: {} connections open (max_connections)",
+                        self.conns.len()
+                    );
+                    return;
+                }
                 self.add_connection(stream, remote, Direction::Inbound, None);
             }
             IoEvent::AcceptFailed { remote, message } => {

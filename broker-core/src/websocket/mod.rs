@@ -100,7 +100,19 @@ pub struct ServerOptions {
     /// A client that stops reading is dropped the same way, since it
     /// cannot answer the pings queued behind its data.
     pub ping_timeout: Duration,
+    /// Connections served at once, handshakes included (default 1,024);
+    /// further connections are closed as soon as they are accepted.
+    pub max_clients: usize,
 }
+
+/// The default of [`ServerOptions::max_clients`].
+pub const DEFAULT_MAX_CLIENTS: usize = 1024;
+
+/// The most topics in a client's subscription array.
+pub const MAX_SUBSCRIPTIONS: usize = 10_000;
+
+/// The largest subscription message, in bytes.
+pub const MAX_SUBSCRIPTION_MESSAGE: usize = 1 << 20;
 
 /// The default of [`ServerOptions::ping_interval`]: Zeek 8's
 /// `Cluster::default_websocket_ping_interval`.
@@ -119,6 +131,7 @@ impl ServerOptions {
             handshake_timeout: options.handshake_timeout,
             ping_interval: DEFAULT_PING_INTERVAL,
             ping_timeout: DEFAULT_PING_TIMEOUT,
+            max_clients: DEFAULT_MAX_CLIENTS,
         }
     }
 
@@ -263,6 +276,8 @@ pub(crate) enum SubscriptionError {
     NotAnArray,
     NotAString,
     BadTopic(String),
+    TooLarge,
+    TooMany,
 }
 
 impl SubscriptionError {
@@ -271,16 +286,26 @@ impl SubscriptionError {
             SubscriptionError::NotAnArray => "subscriptions not an array".into(),
             SubscriptionError::NotAString => "individual subscription not a string".into(),
             SubscriptionError::BadTopic(e) => format!("invalid subscription: {e}"),
+            SubscriptionError::TooLarge => {
+                format!("subscriptions larger than {MAX_SUBSCRIPTION_MESSAGE} bytes")
+            }
+            SubscriptionError::TooMany => format!("more than {MAX_SUBSCRIPTIONS} subscriptions"),
         }
     }
 }
 
 /// Reads the first frame: a JSON array of topic prefixes.
 pub(crate) fn parse_subscriptions(text: &str) -> Result<Vec<Topic>, SubscriptionError> {
+    if text.len() > MAX_SUBSCRIPTION_MESSAGE {
+        return Err(SubscriptionError::TooLarge);
+    }
     let value: Value = serde_json::from_str(text).map_err(|_| SubscriptionError::NotAnArray)?;
     let Value::Array(items) = value else {
         return Err(SubscriptionError::NotAnArray);
     };
+    if items.len() > MAX_SUBSCRIPTIONS {
+        return Err(SubscriptionError::TooMany);
+    }
     items
         .into_iter()
         .map(|item| match item {

@@ -160,13 +160,26 @@ impl Drop for Attached<'_> {
 }
 
 async fn accept_loop(listener: tokio::net::TcpListener, server: Arc<Server>) {
+    let slots = Arc::new(tokio::sync::Semaphore::new(server.settings.max_clients));
     loop {
         match listener.accept().await {
             Ok((stream, remote)) => {
+                let Ok(slot) = slots.clone().try_acquire_owned() else {
+                    // Dropping the stream closes it.
+                    tracing::warn!(
+                        "WebSocket client {remote} refused: {} connections open (max_clients)",
+                        server.settings.max_clients
+                    );
+                    continue;
+                };
                 let _ = stream.set_nodelay(true);
                 // Client tasks end with the endpoint: their queue closes when
-                // the driver stops.
-                tokio::spawn(serve_tcp(stream, remote, server.clone()));
+                // the driver stops. The slot is freed when the task ends.
+                let server = server.clone();
+                tokio::spawn(async move {
+                    serve_tcp(stream, remote, server).await;
+                    drop(slot);
+                });
             }
             Err(e) => {
                 tracing::warn!("WebSocket accept failed: {e}");

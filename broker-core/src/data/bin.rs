@@ -34,6 +34,16 @@ use super::{
 /// The deepest nesting of containers [`decode`] accepts.
 pub const MAX_DEPTH: usize = 100;
 
+/// The most container elements (vector and set elements, table keys and
+/// values) one value of `input_len` bytes may decode to: a quarter of the
+/// input's bytes, plus 65,536 so that small values are never refused.
+/// Decoded, an element takes 32 bytes, so a value takes at most about 8
+/// times its encoded size plus 2 MiB. Only containers of elements of one or
+/// two bytes (nil, booleans, empty strings) come near the limit.
+pub fn element_limit(input_len: usize) -> usize {
+    input_len / 4 + (1 << 16)
+}
+
 /// Elements reserved up front for a vector; more grow as they arrive.
 const PREALLOCATE: usize = 64;
 
@@ -111,6 +121,18 @@ pub fn decode(input: &[u8]) -> Result<Data, DecodeError> {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum DecodeError {
+    /// The containers of the value hold more elements than the input's size
+    /// allows (see [`element_limit`]): each element takes 32 bytes decoded,
+    /// so input made of one-byte elements would otherwise grow 32-fold.
+    #[error("more than {limit} container elements in {input} bytes (at offset {offset})")]
+    TooManyElements {
+        /// Offset of the container that went over.
+        offset: usize,
+        /// The limit for this input.
+        limit: usize,
+        /// The input's size.
+        input: usize,
+    },
     /// The input ended inside a value.
     #[error("input ends at offset {offset}, {needed} more bytes needed")]
     Truncated {
@@ -265,11 +287,17 @@ fn encode_bytes(bytes: &[u8], out: &mut Vec<u8>) {
 pub(crate) struct Reader<'a> {
     pub(crate) input: &'a [u8],
     pub(crate) pos: usize,
+    /// Container elements still allowed (see [`element_limit`]).
+    elements: usize,
 }
 
 impl<'a> Reader<'a> {
     pub(crate) fn new(input: &'a [u8]) -> Reader<'a> {
-        Reader { input, pos: 0 }
+        Reader {
+            input,
+            pos: 0,
+            elements: element_limit(input.len()),
+        }
     }
 
     pub(crate) fn remaining(&self) -> usize {
@@ -505,6 +533,15 @@ impl<'a> Reader<'a> {
         count: usize,
         mut decode: impl FnMut(&mut Self, &mut T) -> Result<(), Box<DecodeError>>,
     ) -> Result<Vec<T>, Box<DecodeError>> {
+        let per_slot = size_of::<T>().div_ceil(size_of::<Data>()).max(1);
+        let Some(left) = self.elements.checked_sub(count.saturating_mul(per_slot)) else {
+            return Err(Box::new(DecodeError::TooManyElements {
+                offset: self.pos,
+                limit: element_limit(self.input.len()),
+                input: self.input.len(),
+            }));
+        };
+        self.elements = left;
         let mut slots = Vec::new();
         slots.resize_with(count.min(PREALLOCATE), T::default);
         for i in 0..count {
@@ -526,6 +563,7 @@ impl<'a> Reader<'a> {
         let mut again = Reader {
             input: self.input,
             pos: start,
+            elements: usize::MAX,
         };
         let mut keys = Vec::with_capacity(count.min(PREALLOCATE));
         let mut offsets = Vec::with_capacity(count.min(PREALLOCATE));
@@ -743,6 +781,30 @@ mod tests {
             decode(&hex("0d02050161020000000000000001050161020000000000000002")),
             Err(DecodeError::DuplicateTableKey { offset: 14 })
         );
+    }
+
+    #[test]
+    fn decode_limits_elements_by_the_input_size() {
+        // 200,000 nils in 200 KB would take 6.4 MB decoded: refused.
+        let n = 200_000;
+        let mut nils = vec![14];
+        encode_varbyte(n, &mut nils);
+        nils.resize(nils.len() + n, 0);
+        assert!(matches!(
+            decode(&nils),
+            Err(DecodeError::TooManyElements { offset: 4, limit, input })
+                if limit == element_limit(nils.len()) && input == nils.len()
+        ));
+        // The same count of elements with real content decodes.
+        let counts = encode(&Data::Vector((0..n as u64).map(Data::Count).collect()));
+        assert_eq!(decode(&counts).unwrap().as_vector().unwrap().len(), n);
+        // Small values are never refused, whatever their elements.
+        let small = encode(&Data::Vector(vec![Data::None; 60_000]));
+        assert!(decode(&small).is_ok());
+        // Tables count keys and values.
+        let entries = (0..40_000u64).map(|i| (Data::Count(i), Data::None));
+        let table = encode(&Data::Table(entries.collect()));
+        assert!(decode(&table).is_ok(), "80,000 elements in 400 KB");
     }
 
     #[test]

@@ -106,6 +106,11 @@ pub struct Options {
     /// Connections (peerings and handshakes in progress) beyond which
     /// inbound connections are closed at once (1,024; not a Zeek option).
     pub max_connections: usize,
+    /// Bytes of partly received frames that all peers together may hold
+    /// (1 GiB; not a Zeek option): the connection that goes past it is
+    /// closed, so many peers each sending most of a large frame cannot
+    /// exhaust memory.
+    pub max_input_buffer: usize,
     /// The largest frame accepted from a peer (64 MiB).
     pub max_frame_size: usize,
     /// A peer that does not finish the handshake in this time is dropped
@@ -164,6 +169,7 @@ impl Default for Options {
             overflow_policy: OverflowPolicy::DropOldest,
             peer_stall_timeout: Duration::from_secs(5),
             max_connections: 1024,
+            max_input_buffer: crate::proto::DEFAULT_MAX_INPUT_BUFFER,
             max_frame_size: crate::proto::wire::DEFAULT_MAX_FRAME_SIZE,
             handshake_timeout: Duration::from_secs(10),
             unpeer_timeout: Duration::from_secs(3),
@@ -251,6 +257,9 @@ impl Options {
         }
         if self.peer_buffer_size == 0 {
             return invalid("peer_buffer_size", "must be at least 1");
+        }
+        if self.max_input_buffer < self.max_frame_size {
+            return invalid("max_input_buffer", "must be at least max_frame_size");
         }
         if self.max_connections == 0 {
             return invalid("max_connections", "must be at least 1");
@@ -441,6 +450,26 @@ mod tests {
                 .with_env(env(&[("BRO_DEFAULT_LISTEN_RETRY", "3 fortnights")]))
                 .is_err()
         );
+    }
+
+    #[test]
+    fn limits_that_would_refuse_legitimate_input_are_errors() {
+        for bad in [
+            Options {
+                max_input_buffer: 1 << 20,
+                ..Options::default()
+            },
+            Options {
+                max_connections: 0,
+                ..Options::default()
+            },
+            Options {
+                peer_buffer_bytes: 0,
+                ..Options::default()
+            },
+        ] {
+            assert!(bad.validate().is_err());
+        }
     }
 
     #[test]

@@ -27,6 +27,13 @@ use crate::topic::Topic;
 type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 type HashSet<K> = std::collections::HashSet<K, foldhash::fast::RandomState>;
 
+/// A connection holding more than this of a partial frame checks the total
+/// against [`Config::max_input_buffer`].
+const INPUT_BUFFER_CHECK_FROM: usize = 1 << 20;
+
+/// The default of [`Config::max_input_buffer`] (1 GiB).
+pub(crate) const DEFAULT_MAX_INPUT_BUFFER: usize = 1 << 30;
+
 /// The largest ping payload answered with a pong (Broker's own pings carry
 /// a few bytes).
 const MAX_PING_PAYLOAD: usize = 64 * 1024;
@@ -102,6 +109,9 @@ pub struct Config {
     /// Bytes queued per peer before the overflow policy applies (the queue
     /// is full at either limit; one frame may go past this one).
     pub peer_buffer_bytes: usize,
+    /// Bytes of partly received frames that all connections together may
+    /// hold; the connection that goes past it is closed.
+    pub max_input_buffer: usize,
     /// What to do with a full queue.
     pub overflow_policy: OverflowPolicy,
     /// The TTL written into messages we publish.
@@ -124,6 +134,7 @@ impl Config {
             unpeer_timeout: Duration::from_secs(3),
             peer_buffer_size: 8192,
             peer_buffer_bytes: DEFAULT_PEER_BUFFER_BYTES,
+            max_input_buffer: DEFAULT_MAX_INPUT_BUFFER,
             overflow_policy: OverflowPolicy::DropOldest,
             ttl: DEFAULT_TTL,
             max_version: PROTOCOL_VERSION_2,
@@ -483,17 +494,30 @@ impl Core {
             return;
         };
         c.frames.extend(bytes);
-        loop {
+        let buffered = loop {
             let Some(c) = self.conns.get_mut(&conn) else {
                 return;
             };
             match c.frames.next_frame() {
                 Ok(Some(frame)) => self.handle_frame(conn, frame),
-                Ok(None) => return,
+                Ok(None) => break c.frames.buffered(),
                 Err(e) => {
                     self.protocol_error(conn, &e);
                     return;
                 }
+            }
+        };
+        // Partly received frames of all connections together stay within
+        // `max_input_buffer`: the connection that goes past it is closed.
+        // Summed only while this one holds a large part of a frame.
+        if buffered > INPUT_BUFFER_CHECK_FROM {
+            let total: usize = self.conns.values().map(|c| c.frames.buffered()).sum();
+            if total > self.config.max_input_buffer {
+                let error = WireError::InputBufferExceeded {
+                    total,
+                    max: self.config.max_input_buffer,
+                };
+                self.protocol_error(conn, &error);
             }
         }
     }

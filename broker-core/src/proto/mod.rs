@@ -13,9 +13,9 @@ pub mod handshake;
 mod id;
 pub mod wire;
 
-pub(crate) use self::core::DEFAULT_PEER_BUFFER_BYTES;
 pub use self::core::{
     CloseReason, Config, ConnectionId, Core, Direction, Event, OverflowPolicy, PeerStats,
     SubscriberId,
 };
+pub(crate) use self::core::{DEFAULT_MAX_INPUT_BUFFER, DEFAULT_PEER_BUFFER_BYTES};
 pub use id::{EndpointId, EndpointIdParseError};

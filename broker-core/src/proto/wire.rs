@@ -43,6 +43,14 @@ pub enum WireError {
         /// The limit.
         max: usize,
     },
+    /// Partly received frames of all connections hold more than allowed.
+    #[error("partly received frames of all peers hold {total} bytes, above the limit of {max}")]
+    InputBufferExceeded {
+        /// Bytes held, this connection's included.
+        total: usize,
+        /// The limit.
+        max: usize,
+    },
     /// A frame's length prefix is zero.
     #[error("empty frame")]
     EmptyFrame,

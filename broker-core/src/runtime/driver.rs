@@ -141,6 +141,7 @@ pub(crate) fn spawn(
     config.unpeer_timeout = options.unpeer_timeout;
     config.peer_buffer_size = options.peer_buffer_size;
     config.peer_buffer_bytes = options.peer_buffer_bytes;
+    config.max_input_buffer = options.max_input_buffer;
     config.overflow_policy = options.overflow_policy;
     config.max_version = options.max_protocol_version;
     config.stall_timeout = options.peer_stall_timeout;

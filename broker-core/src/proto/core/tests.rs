@@ -1010,3 +1010,31 @@ fn a_routing_update_with_too_many_topics_closes_the_connection() {
     assert_eq!(net.peers_of(0), 0);
     assert!(net.errors[0].contains(&ErrorCode::InvalidMessage));
 }
+
+#[test]
+fn partial_frames_of_all_peers_stay_within_the_input_buffer_limit() {
+    let mut net = Net::new(3, false);
+    net.nodes[0].config.max_input_buffer = 3 << 20;
+    let (a, _) = net.connect(0, 1);
+    let (b, _) = net.connect(0, 2);
+    net.drive();
+    assert_eq!(net.peers_of(0), 2);
+    // Each claims a 2 MiB frame and sends most of it.
+    let partial = |sent: usize| {
+        let mut bytes = (2u32 << 20).to_be_bytes().to_vec();
+        bytes.resize(4 + sent, 0);
+        bytes
+    };
+    net.nodes[0].handle_bytes(a, &partial(1_500_000));
+    net.nodes[0].handle_bytes(b, &partial(1_000_000));
+    assert_eq!(net.peers_of(0), 2, "3 MiB in all: within the limit");
+    net.nodes[0].handle_bytes(b, &vec![0; 700_000]);
+    net.drive();
+    assert_eq!(
+        net.peers_of(0),
+        1,
+        "the connection that went past it is closed"
+    );
+    assert!(net.errors[0].contains(&ErrorCode::InvalidMessage));
+    assert!(net.nodes[0].stats(a).is_some(), "the other stays");
+}

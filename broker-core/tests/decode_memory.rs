@@ -4,7 +4,7 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use broker_core::data::bin;
+use broker_core::data::{bin, json};
 
 struct Counting;
 
@@ -45,6 +45,43 @@ fn peak_during(f: impl FnOnce()) -> usize {
 fn hostile_inputs_allocate_little() {
     nested_vectors_claiming_huge_counts_do_not_reserve_memory_per_level();
     a_claimed_huge_string_is_not_allocated();
+    json_with_data_before_its_type_is_not_expanded();
+    nil_vectors_do_not_grow_32_fold();
+}
+
+fn json_with_data_before_its_type_is_not_expanded() {
+    // 4 MB of small objects before `@data-type`: buffered as a parsed
+    // `serde_json::Value` this took about 60 times its size.
+    let items = vec![r#"{"a":0}"#; 500_000].join(",");
+    for text in [
+        format!(r#"{{"data":[{items}],"@data-type":"vector","topic":"/x"}}"#),
+        format!(r#"{{"type":[{items}],"topic":"/x","@data-type":"count","data":1}}"#),
+        format!(r#"{{"topic":"/x","data":[{items}],"@data-type":"vector"}}"#),
+    ] {
+        let peak = peak_during(|| {
+            assert!(json::data_message_from_json_str(&text).is_err());
+        });
+        assert!(
+            peak < 2 * text.len() + (1 << 20),
+            "decoding {} bytes peaked at {peak} bytes",
+            text.len()
+        );
+    }
+}
+
+fn nil_vectors_do_not_grow_32_fold() {
+    let n = 4_000_000;
+    let mut input = vec![0x0e];
+    bin::encode_varbyte(n, &mut input);
+    input.resize(input.len() + n, 0);
+    let peak = peak_during(|| {
+        assert!(bin::decode(&input).is_err());
+    });
+    assert!(
+        peak < 8 << 20,
+        "decoding {} bytes peaked at {peak} bytes",
+        input.len()
+    );
 }
 
 fn nested_vectors_claiming_huge_counts_do_not_reserve_memory_per_level() {

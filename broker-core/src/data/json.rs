@@ -102,7 +102,13 @@ pub fn from_json_str(text: &str) -> Result<Data, JsonError> {
 /// The topic and value of a WebSocket data message given as text, parsed
 /// straight into [`Data`]. Same rules as [`data_message_from_json`].
 pub fn data_message_from_json_str(text: &str) -> Result<(Topic, Data), JsonError> {
-    super::json_stream::message_from_str(text)
+    super::json_stream::message_from_str(text, false)
+}
+
+/// As [`data_message_from_json_str`], but any `"type"` is accepted (a
+/// WebSocket server takes its clients' messages as data whatever they say).
+pub(crate) fn data_message_from_json_str_any_type(text: &str) -> Result<(Topic, Data), JsonError> {
+    super::json_stream::message_from_str(text, true)
 }
 
 /// The topic and value of a WebSocket data message. `"type"` may be missing;

@@ -2,21 +2,29 @@
 //! without an intermediate `serde_json::Value`.
 //!
 //! The common layout (`@data-type` before `data`) is decoded in one pass; if
-//! `data` comes first it is buffered as a `Value` and decoded by the
-//! reference decoder in `json.rs`. Semantic errors travel out of serde
-//! through a side cell, so callers get the same typed [`JsonError`]s as from
-//! the reference decoder.
+//! `data` comes first its text is kept as it is (a `RawValue`: the bytes,
+//! checked for syntax, nothing built) and decoded once the type is known.
+//! Semantic errors travel out of serde through a side cell, so callers get
+//! the same typed [`JsonError`]s as from the reference decoder in `json.rs`.
 
 use std::borrow::Cow;
 use std::cell::RefCell;
 use std::fmt;
 
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
-use serde_json::Value;
+use serde_json::value::RawValue;
 
-use super::json::{JsonError, MAX_DEPTH, decode_payload};
+use super::json::{JsonError, MAX_DEPTH};
 use super::{Data, DataType, Port, Set, Subnet, Table, Timespan, Timestamp};
 use crate::topic::Topic;
+
+/// JSON text for an error message, cut to 64 bytes.
+fn shortened(text: &str) -> String {
+    match text.char_indices().nth(64) {
+        Some((end, _)) => format!("{}…", &text[..end]),
+        None => text.to_owned(),
+    }
+}
 
 /// The first semantic error, set before serde is told to stop.
 type ErrorCell = RefCell<Option<JsonError>>;
@@ -50,7 +58,9 @@ pub(super) fn data_from_str(text: &str) -> Result<Data, JsonError> {
     finish(result, cell)
 }
 
-pub(super) fn message_from_str(text: &str) -> Result<(Topic, Data), JsonError> {
+/// A data message; with `any_type`, a `type` other than `data-message` is
+/// accepted too (what a WebSocket server does with its clients' messages).
+pub(super) fn message_from_str(text: &str, any_type: bool) -> Result<(Topic, Data), JsonError> {
     let cell = ErrorCell::default();
     let mut header = MessageHeader::default();
     let mut de = serde_json::Deserializer::from_str(text);
@@ -64,6 +74,7 @@ pub(super) fn message_from_str(text: &str) -> Result<(Topic, Data), JsonError> {
     let data = finish(result, cell)?;
     match header.kind {
         None | Some(MessageKind::DataMessage) => {}
+        Some(MessageKind::Other(_)) if any_type => {}
         Some(MessageKind::Other(text)) => return Err(JsonError::WrongMessageType(text)),
     }
     let topic = match header.topic {
@@ -123,7 +134,7 @@ impl<'de> Visitor<'de> for DataSeed<'_> {
         } = self;
         let mut data_type: Option<DataType> = None;
         let mut data: Option<Data> = None;
-        let mut raw: Option<Value> = None;
+        let mut raw: Option<Box<RawValue>> = None;
         while let Some(key) = map.next_key::<Cow<'de, str>>()? {
             match key.as_ref() {
                 "@data-type" => {
@@ -142,24 +153,27 @@ impl<'de> Visitor<'de> for DataSeed<'_> {
                             cell,
                         })?)
                     }
-                    None => raw = Some(map.next_value::<Value>()?),
+                    None => raw = Some(map.next_value::<Box<RawValue>>()?),
                 },
+                // Kept as text, so that a huge value builds nothing.
                 "type" if message.is_some() => {
-                    let value = map.next_value::<Value>()?;
+                    let value = map.next_value::<Box<RawValue>>()?;
                     if let Some(header) = message.as_deref_mut() {
-                        header.kind = Some(match value {
-                            Value::String(t) if t == "data-message" => MessageKind::DataMessage,
-                            other => MessageKind::Other(other.to_string()),
+                        let text = value.get();
+                        let name = (text.len() <= 64)
+                            .then(|| serde_json::from_str::<String>(text).ok())
+                            .flatten();
+                        header.kind = Some(match name.as_deref() {
+                            Some("data-message") => MessageKind::DataMessage,
+                            _ => MessageKind::Other(shortened(text)),
                         });
                     }
                 }
                 "topic" if message.is_some() => {
-                    let value = map.next_value::<Value>()?;
+                    let value = map.next_value::<Box<RawValue>>()?;
                     if let Some(header) = message.as_deref_mut() {
-                        header.topic = Some(match value {
-                            Value::String(t) => Ok(t),
-                            _ => Err(()),
-                        });
+                        header.topic =
+                            Some(serde_json::from_str::<String>(value.get()).map_err(|_| ()));
                     }
                 }
                 _ => {
@@ -172,7 +186,16 @@ impl<'de> Visitor<'de> for DataSeed<'_> {
         };
         match (data, raw) {
             (Some(data), _) => Ok(data),
-            (None, Some(raw)) => decode_payload(data_type, &raw, depth).map_err(|e| fail(cell, e)),
+            (None, Some(raw)) => {
+                let mut de = serde_json::Deserializer::from_str(raw.get());
+                PayloadSeed {
+                    data_type,
+                    depth,
+                    cell,
+                }
+                .deserialize(&mut de)
+                .map_err(de::Error::custom)
+            }
             (None, None) if data_type == DataType::None => Ok(Data::None),
             (None, None) => Err(fail(cell, JsonError::MissingData(data_type))),
         }

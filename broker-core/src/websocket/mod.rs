@@ -239,9 +239,8 @@ pub(crate) fn ack_message(endpoint: &str, version: &str) -> String {
     serde_json::json!({"type": "ack", "endpoint": endpoint, "version": version}).to_string()
 }
 
-/// Decodes a data message as Broker does: the `type` member is not looked
-/// at (the fast path checks it, so a message with another `type` takes the
-/// slow path without it).
+/// Decodes a data message (already parsed, as a client reads server frames)
+/// as Broker does: the `type` member is not looked at.
 fn decode_data_message(mut value: Value) -> Result<(Topic, Data), JsonError> {
     if let Value::Object(map) = &mut value {
         map.remove("type");
@@ -251,14 +250,7 @@ fn decode_data_message(mut value: Value) -> Result<(Topic, Data), JsonError> {
 
 /// Parses a data message sent by a client.
 pub(crate) fn parse_client_data(text: &str) -> Result<(Topic, Data), JsonError> {
-    match json::data_message_from_json_str(text) {
-        Err(JsonError::WrongMessageType(_)) => {
-            let value: Value =
-                serde_json::from_str(text).map_err(|e| JsonError::Syntax(e.to_string()))?;
-            decode_data_message(value)
-        }
-        other => other,
-    }
+    json::data_message_from_json_str_any_type(text)
 }
 
 /// Whether an `X-Application-Name` is acceptable: one or more of

@@ -71,7 +71,9 @@ pub use format::{
     DecodeError, DecodeErrorKind, EncodeError, LogValue, MAX_DEPTH, TypeTag, decode_record,
     encode_record,
 };
-pub use reader::{LogRow, LogSubscriber, MAX_STREAMS, TypedLogSubscriber};
+pub use reader::{
+    LogRow, LogSubscriber, MAX_FIELDS, MAX_REMEMBERED_FIELDS, MAX_STREAMS, TypedLogSubscriber,
+};
 pub use schema::{Column, SchemaError, ValueError, columns, log_fields, to_log_value};
 pub use writer::{LogStream, Logger, RawLogStream};
 
@@ -168,6 +170,17 @@ pub enum LogError {
         stream: String,
         /// The path.
         path: String,
+    },
+    /// A `LogCreate` announces more than [`MAX_FIELDS`] columns, or
+    /// more than the subscriber can remember in all.
+    #[error("stream {stream} at path {path}: {fields} columns are more than a subscriber keeps")]
+    TooManyFields {
+        /// The stream id.
+        stream: String,
+        /// The path.
+        path: String,
+        /// The columns announced.
+        fields: usize,
     },
     /// The values do not convert to the Rust type.
     #[error("stream {stream}: {source}")]

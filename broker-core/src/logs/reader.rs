@@ -70,6 +70,15 @@ impl LogRow {
 /// [`LogError::TooManyStreams`] and their rows arrive without columns.
 pub const MAX_STREAMS: usize = 4096;
 
+/// The most columns a `LogCreate` may announce (Zeek's logs have tens) and
+/// the most a [`LogSubscriber`] remembers over all streams; beyond either,
+/// the `LogCreate` is reported as [`LogError::TooManyFields`] and its rows
+/// arrive without columns.
+pub const MAX_FIELDS: usize = 1024;
+
+/// See [`MAX_FIELDS`].
+pub const MAX_REMEMBERED_FIELDS: usize = 1 << 18;
+
 /// Log rows from a subscription: `LogCreate`s are remembered per stream and
 /// path, and each `LogWrite` (alone or in a batch) becomes a [`LogRow`].
 /// Other messages on the topics are skipped.
@@ -77,6 +86,8 @@ pub const MAX_STREAMS: usize = 4096;
 pub struct LogSubscriber {
     sub: Subscriber,
     streams: HashMap<(EnumValue, String), Arc<[LogField]>>,
+    /// Columns remembered in `streams`, all streams together.
+    remembered: usize,
     pending: VecDeque<Result<LogRow, LogError>>,
 }
 
@@ -96,6 +107,7 @@ impl LogSubscriber {
         LogSubscriber {
             sub,
             streams: HashMap::new(),
+            remembered: 0,
             pending: VecDeque::new(),
         }
     }
@@ -146,6 +158,19 @@ impl LogSubscriber {
                     }));
                     return;
                 }
+                let replaced = self.streams.get(&key).map_or(0, |f| f.len());
+                let fields = create.fields.len();
+                if fields > MAX_FIELDS
+                    || self.remembered - replaced + fields > MAX_REMEMBERED_FIELDS
+                {
+                    self.pending.push_back(Err(LogError::TooManyFields {
+                        stream: key.0.name().to_owned(),
+                        path: key.1,
+                        fields,
+                    }));
+                    return;
+                }
+                self.remembered = self.remembered - replaced + fields;
                 self.streams.insert(key, create.fields.into());
             }
             Message::LogWrite(write) => {
@@ -422,6 +447,39 @@ mod tests {
             sub.pending.pop_front(),
             Some(Err(LogError::Message(_)))
         ));
+    }
+
+    #[tokio::test]
+    async fn remembered_columns_are_bounded() {
+        let (_endpoint, mut sub) = subscriber().await;
+        let wide = |path: &str, n: usize| {
+            let Message::LogCreate(mut c) = create(path) else {
+                unreachable!("a LogCreate")
+            };
+            c.fields = vec![c.fields[0].clone(); n];
+            Message::LogCreate(c).into_data()
+        };
+        sub.handle(&wide("wide", MAX_FIELDS + 1));
+        assert!(matches!(
+            sub.pending.pop_front(),
+            Some(Err(LogError::TooManyFields { fields, .. })) if fields == MAX_FIELDS + 1
+        ));
+        // Streams of the most columns fill the total, then are refused.
+        let fit = MAX_REMEMBERED_FIELDS / MAX_FIELDS;
+        for i in 0..fit {
+            sub.handle(&wide(&format!("p{i}"), MAX_FIELDS));
+        }
+        assert!(sub.pending.is_empty());
+        sub.handle(&wide("one-more", MAX_FIELDS));
+        assert!(matches!(
+            sub.pending.pop_front(),
+            Some(Err(LogError::TooManyFields { .. }))
+        ));
+        // Announcing a known stream again replaces its columns.
+        sub.handle(&wide("p0", 1));
+        sub.handle(&wide("one-more", MAX_FIELDS - 1));
+        assert!(sub.pending.is_empty());
+        assert_eq!(sub.remembered, MAX_REMEMBERED_FIELDS);
     }
 
     #[tokio::test]

@@ -439,8 +439,9 @@ impl Clone for TableIter<'_> {
 ///
 /// It works like a `BTreeSet<Data>` (and converts to and from one), but
 /// keeps its elements in a sorted vector, which is what decoding and
-/// iterating want; see the [module notes](self) for how it stays fast when
-/// built one element at a time.
+/// iterating want. Built one element at a time, it stays fast: appending in
+/// order is a push, and a set of 256 or more elements that changes away from
+/// its end becomes a B-tree inside.
 ///
 /// ```
 /// use broker_core::data::{Data, Set};

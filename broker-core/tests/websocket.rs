@@ -471,6 +471,31 @@ async fn connections_beyond_max_clients_are_closed() {
     drop(second);
 }
 
+#[tokio::test]
+async fn clients_cannot_grow_the_endpoints_filter_past_what_peers_accept() {
+    let server = endpoint();
+    let port = server.listen_websocket("127.0.0.1", 0).await.unwrap();
+    let topics = |client: usize| {
+        let topics: Vec<String> = (0..10_000).map(|j| format!("/c{client}/{j:05}/")).collect();
+        serde_json::to_string(&topics).unwrap()
+    };
+    // 26 clients of 10,000 distinct topics fit under 262,144.
+    let mut clients = Vec::new();
+    for i in 0..26 {
+        clients.push(raw_client(port, &topics(i)).await);
+    }
+    let mut ws = raw_at(port, "/v1/messages/json", None).await;
+    send(&mut ws, &topics(26)).await;
+    let error = next_json(&mut ws).await;
+    assert_eq!(error["type"], "error", "{error}");
+    assert_eq!(error["context"], "too many subscriptions on this endpoint");
+    assert_eq!(close_code(&mut ws).await, Some(CloseCode::Policy));
+    // Once a client goes, there is room again.
+    drop(clients.pop());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let _again = raw_client(port, &topics(27)).await;
+}
+
 // ---- pipelining, pings ------------------------------------------------------------------
 
 #[tokio::test]

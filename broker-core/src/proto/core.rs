@@ -605,6 +605,11 @@ impl Core {
         }
     }
 
+    /// How many prefixes the filter we advertise holds.
+    pub fn advertised_filter_len(&self) -> usize {
+        self.local_filter.advertised_len()
+    }
+
     /// Subscribes a local subscriber to a prefix.
     pub fn subscribe(&mut self, sub: SubscriberId, prefix: Topic) {
         self.subscriptions.insert(prefix.as_str(), sub);

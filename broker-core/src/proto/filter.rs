@@ -237,6 +237,11 @@ impl LocalFilter {
         true
     }
 
+    /// How many prefixes are advertised.
+    pub fn advertised_len(&self) -> usize {
+        self.minimal.len()
+    }
+
     /// The minimal prefixes, sorted.
     pub fn to_vec(&self) -> Vec<Topic> {
         self.minimal.iter().cloned().collect()

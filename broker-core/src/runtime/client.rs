@@ -189,7 +189,10 @@ impl ClientLink {
                 reply,
             })
             .map_err(|_| EndpointError::Closed)?;
-        let id = wait.await.map_err(|_| EndpointError::Closed)?;
+        let id = wait
+            .await
+            .map_err(|_| EndpointError::Closed)?
+            .ok_or(EndpointError::TooManySubscriptions)?;
         Ok(LocalClient {
             id,
             queue,

@@ -97,7 +97,9 @@ pub(crate) enum Control {
     AttachClient {
         prefixes: Vec<Topic>,
         queue: Arc<ClientQueue>,
-        reply: oneshot::Sender<SubscriberId>,
+        /// `None` when the prefixes would take the endpoint's filter past
+        /// what peers accept.
+        reply: oneshot::Sender<Option<SubscriberId>>,
     },
     /// A listener of a gateway, aborted at shutdown.
     AddListener {
@@ -530,6 +532,14 @@ impl Driver {
                 queue,
                 reply,
             } => {
+                // Clients' topics become ours and go to every peer, which
+                // would drop us past `MAX_FILTER_SIZE`.
+                if self.core.advertised_filter_len() + prefixes.len()
+                    > crate::proto::wire::MAX_FILTER_SIZE
+                {
+                    let _ = reply.send(None);
+                    return;
+                }
                 self.next_sub += 1;
                 let sub = SubscriberId(self.next_sub);
                 for prefix in &prefixes {
@@ -537,7 +547,7 @@ impl Driver {
                 }
                 self.core.add_client(sub);
                 self.clients.insert(sub, (queue, prefixes));
-                let _ = reply.send(sub);
+                let _ = reply.send(Some(sub));
             }
             Control::AddListener { task } => {
                 if self.shutting_down.is_some() {

@@ -155,6 +155,10 @@ pub enum EndpointError {
     /// A non-blocking publish found the queue full.
     #[error("the publish queue is full")]
     WouldBlock,
+    /// A client's subscriptions would take the endpoint's filter past what
+    /// peers accept (`proto::wire::MAX_FILTER_SIZE` topics).
+    #[error("too many subscriptions: the endpoint's filter would exceed what peers accept")]
+    TooManySubscriptions,
     /// Peering failed.
     #[error("peering with {address}:{port} failed: {message} ({code})")]
     Peer {

@@ -268,9 +268,17 @@ where
         client = server.link.attach(prefixes, settings.queue_size, settings.overflow_policy) => client,
         _ = server.link.closed() => Err(EndpointError::Closed),
     };
-    let Ok(client) = attached else {
-        close(&mut ws, CloseCode::Away, "endpoint shutting down").await;
-        return;
+    let client = match attached {
+        Ok(client) => client,
+        Err(EndpointError::TooManySubscriptions) => {
+            let context = "too many subscriptions on this endpoint";
+            refuse(&mut ws, codes::DESERIALIZATION_FAILED, context).await;
+            return;
+        }
+        Err(_) => {
+            close(&mut ws, CloseCode::Away, "endpoint shutting down").await;
+            return;
+        }
     };
     let counted = Attached::new(&server.attached);
     let n = server.clients.fetch_add(1, Ordering::Relaxed) + 1;

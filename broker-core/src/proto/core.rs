@@ -208,6 +208,8 @@ pub enum Event {
         topic: Topic,
         /// The value.
         data: Data,
+        /// The size of its bin v1 encoding.
+        size: usize,
         /// Who subscribed to it.
         subscribers: Vec<SubscriberId>,
     },
@@ -673,6 +675,7 @@ impl Core {
                 self.events.push_back(Event::Deliver {
                     topic: topic.clone(),
                     data,
+                    size: payload.len(),
                     subscribers: clients,
                 });
             }
@@ -697,6 +700,7 @@ impl Core {
             self.events.push_back(Event::Deliver {
                 topic: topic.clone(),
                 data,
+                size: payload.len(),
                 subscribers: local,
             });
         }
@@ -1145,6 +1149,7 @@ impl Core {
                     Ok(data) => self.events.push_back(Event::Deliver {
                         topic: env.topic.clone(),
                         data,
+                        size: env.payload.len(),
                         subscribers,
                     }),
                     Err(e) => {

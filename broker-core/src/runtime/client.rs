@@ -46,9 +46,20 @@ pub(crate) enum ClientClosed {
 }
 
 struct QueueState {
-    items: VecDeque<Message>,
+    /// Messages with the size of their encoding.
+    items: VecDeque<(Message, usize)>,
+    /// The sizes in `items`, summed.
+    bytes: usize,
     closed: Option<ClientClosed>,
     dropped: u64,
+}
+
+impl QueueState {
+    fn pop(&mut self) -> Option<Message> {
+        let (msg, size) = self.items.pop_front()?;
+        self.bytes -= size;
+        Some(msg)
+    }
 }
 
 /// A bounded queue of messages for one client, filled by the driver and
@@ -57,22 +68,32 @@ pub(crate) struct ClientQueue {
     state: Mutex<QueueState>,
     ready: Notify,
     capacity: usize,
+    max_bytes: usize,
     policy: OverflowPolicy,
 }
 
 impl ClientQueue {
-    /// A queue of at most `capacity` messages (at least one).
-    pub(crate) fn new(capacity: usize, policy: OverflowPolicy) -> ClientQueue {
+    /// A queue that is full at `capacity` messages (at least one) or
+    /// `max_bytes` of their encodings, whichever comes first; one message
+    /// may go past the byte limit, so any message fits an empty queue.
+    pub(crate) fn new(capacity: usize, max_bytes: usize, policy: OverflowPolicy) -> ClientQueue {
         ClientQueue {
             state: Mutex::new(QueueState {
                 items: VecDeque::new(),
+                bytes: 0,
                 closed: None,
                 dropped: 0,
             }),
             ready: Notify::new(),
             capacity: capacity.max(1),
+            max_bytes,
             policy,
         }
+    }
+
+    fn is_full(&self, state: &QueueState) -> bool {
+        !state.items.is_empty()
+            && (state.items.len() >= self.capacity || state.bytes >= self.max_bytes)
     }
 
     fn lock(&self) -> MutexGuard<'_, QueueState> {
@@ -83,15 +104,16 @@ impl ClientQueue {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Offers a message; never waits.
-    pub(crate) fn push(&self, msg: Message) -> Push {
+    /// Offers a message whose encoding takes `size` bytes; never waits.
+    pub(crate) fn push(&self, msg: Message, size: usize) -> Push {
         let result = {
             let mut state = self.lock();
             if state.closed.is_some() {
                 return Push::Closed;
             }
-            if state.items.len() < self.capacity {
-                state.items.push_back(msg);
+            if !self.is_full(&state) {
+                state.items.push_back((msg, size));
+                state.bytes += size;
                 Push::Queued
             } else {
                 match self.policy {
@@ -100,13 +122,17 @@ impl ClientQueue {
                         Push::Dropped
                     }
                     OverflowPolicy::DropOldest => {
-                        state.items.pop_front();
-                        state.items.push_back(msg);
-                        state.dropped += 1;
+                        while self.is_full(&state) {
+                            state.pop();
+                            state.dropped += 1;
+                        }
+                        state.items.push_back((msg, size));
+                        state.bytes += size;
                         Push::Dropped
                     }
                     OverflowPolicy::Disconnect => {
                         state.items.clear();
+                        state.bytes = 0;
                         state.closed = Some(ClientClosed::Overflow);
                         Push::Overflow
                     }
@@ -135,7 +161,7 @@ impl ClientQueue {
             let notified = self.ready.notified();
             {
                 let mut state = self.lock();
-                if let Some(msg) = state.items.pop_front() {
+                if let Some(msg) = state.pop() {
                     return Ok(msg);
                 }
                 if let Some(cause) = state.closed {
@@ -148,7 +174,7 @@ impl ClientQueue {
 
     /// The next message if one is waiting.
     pub(crate) fn try_pop(&self) -> Option<Message> {
-        self.lock().items.pop_front()
+        self.lock().pop()
     }
 
     /// Messages waiting now.
@@ -173,14 +199,15 @@ pub(crate) struct ClientLink {
 
 impl ClientLink {
     /// Attaches a client subscribed to `prefixes`, with a queue of
-    /// `capacity` messages under `policy`.
+    /// `capacity` messages or `max_bytes` under `policy`.
     pub(crate) async fn attach(
         &self,
         prefixes: Vec<Topic>,
         capacity: usize,
+        max_bytes: usize,
         policy: OverflowPolicy,
     ) -> Result<LocalClient, EndpointError> {
-        let queue = Arc::new(ClientQueue::new(capacity, policy));
+        let queue = Arc::new(ClientQueue::new(capacity, max_bytes, policy));
         let (reply, wait) = oneshot::channel();
         self.control
             .send(Control::AttachClient {
@@ -280,7 +307,7 @@ mod tests {
         q.lock()
             .items
             .iter()
-            .map(|m| match m.data {
+            .map(|(m, _)| match m.data {
                 Data::Count(n) => n,
                 _ => u64::MAX,
             })
@@ -288,31 +315,52 @@ mod tests {
     }
 
     #[test]
+    fn the_queue_is_also_full_at_its_byte_limit() {
+        // Room for 100 messages but 250 bytes: messages of 100 bytes fill
+        // it at three (one may go past the limit).
+        let q = ClientQueue::new(100, 250, OverflowPolicy::DropOldest);
+        for n in 1..=3 {
+            assert_eq!(q.push(msg(n), 100), Push::Queued);
+        }
+        assert_eq!(q.push(msg(4), 100), Push::Dropped);
+        assert_eq!(counts(&q), [2, 3, 4]);
+        assert_eq!(q.push(msg(5), 1000), Push::Dropped);
+        assert_eq!(counts(&q), [3, 4, 5]);
+        // Now over the limit by 950 bytes: a message pushes out as many as
+        // it must, and still goes in.
+        assert_eq!(q.push(msg(6), 1), Push::Dropped);
+        assert_eq!(counts(&q), [6]);
+        assert_eq!(q.dropped(), 5);
+        assert_eq!(q.try_pop().map(|m| m.data), Some(Data::Count(6)));
+        assert_eq!(q.lock().bytes, 0);
+    }
+
+    #[test]
     fn drop_oldest_keeps_the_newest_messages() {
-        let q = ClientQueue::new(2, OverflowPolicy::DropOldest);
-        assert_eq!(q.push(msg(1)), Push::Queued);
-        assert_eq!(q.push(msg(2)), Push::Queued);
-        assert_eq!(q.push(msg(3)), Push::Dropped);
+        let q = ClientQueue::new(2, usize::MAX, OverflowPolicy::DropOldest);
+        assert_eq!(q.push(msg(1), 8), Push::Queued);
+        assert_eq!(q.push(msg(2), 8), Push::Queued);
+        assert_eq!(q.push(msg(3), 8), Push::Dropped);
         assert_eq!(counts(&q), [2, 3]);
         assert_eq!(q.dropped(), 1);
     }
 
     #[test]
     fn drop_newest_keeps_the_oldest_messages() {
-        let q = ClientQueue::new(2, OverflowPolicy::DropNewest);
-        q.push(msg(1));
-        q.push(msg(2));
-        assert_eq!(q.push(msg(3)), Push::Dropped);
+        let q = ClientQueue::new(2, usize::MAX, OverflowPolicy::DropNewest);
+        q.push(msg(1), 8);
+        q.push(msg(2), 8);
+        assert_eq!(q.push(msg(3), 8), Push::Dropped);
         assert_eq!(counts(&q), [1, 2]);
     }
 
     #[test]
     fn disconnect_closes_and_clears_the_queue() {
-        let q = ClientQueue::new(1, OverflowPolicy::Disconnect);
-        q.push(msg(1));
-        assert_eq!(q.push(msg(2)), Push::Overflow);
+        let q = ClientQueue::new(1, usize::MAX, OverflowPolicy::Disconnect);
+        q.push(msg(1), 8);
+        assert_eq!(q.push(msg(2), 8), Push::Overflow);
         assert_eq!(q.len(), 0);
-        assert_eq!(q.push(msg(3)), Push::Closed);
+        assert_eq!(q.push(msg(3), 8), Push::Closed);
         let rt = tokio::runtime::Builder::new_current_thread()
             .build()
             .unwrap();
@@ -321,8 +369,8 @@ mod tests {
 
     #[test]
     fn close_delivers_what_is_queued_first() {
-        let q = ClientQueue::new(4, OverflowPolicy::DropOldest);
-        q.push(msg(7));
+        let q = ClientQueue::new(4, usize::MAX, OverflowPolicy::DropOldest);
+        q.push(msg(7), 8);
         q.close(ClientClosed::Shutdown);
         let rt = tokio::runtime::Builder::new_current_thread()
             .build()

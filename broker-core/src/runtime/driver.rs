@@ -884,8 +884,9 @@ impl Driver {
                 Event::Deliver {
                     topic,
                     data,
+                    size,
                     subscribers,
-                } => self.deliver(topic, data, subscribers),
+                } => self.deliver(topic, data, size, subscribers),
                 Event::Peered { conn, peer } => self.on_peered(conn, peer),
                 Event::Status {
                     conn,
@@ -946,7 +947,13 @@ impl Driver {
         }
     }
 
-    fn deliver(&mut self, topic: Topic, data: crate::data::Data, subscribers: Vec<SubscriberId>) {
+    fn deliver(
+        &mut self,
+        topic: Topic,
+        data: crate::data::Data,
+        size: usize,
+        subscribers: Vec<SubscriberId>,
+    ) {
         let last = subscribers.len().saturating_sub(1);
         let mut data = Some(data);
         for (i, sub) in subscribers.into_iter().enumerate() {
@@ -962,7 +969,7 @@ impl Driver {
             // Clients never hold the driver up: their queues apply the
             // overflow policy at once.
             if let Some((queue, _)) = self.clients.get(&sub) {
-                match queue.push(msg) {
+                match queue.push(msg, size) {
                     Push::Queued => {}
                     Push::Dropped => {
                         tracing::debug!("client {}: queue full, message dropped", sub.0);

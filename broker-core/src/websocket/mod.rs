@@ -77,6 +77,10 @@ pub struct ServerOptions {
     /// Messages queued for one client before `overflow_policy` applies
     /// (default: the endpoint's `peer_buffer_size`).
     pub queue_size: usize,
+    /// Bytes (of the messages' binary encodings) queued for one client
+    /// before `overflow_policy` applies, whichever of this and `queue_size`
+    /// comes first (default: the endpoint's `peer_buffer_bytes`).
+    pub queue_bytes: usize,
     /// What happens to a client whose queue is full (default: the endpoint's
     /// `overflow_policy`): drop the oldest or the newest message, or
     /// disconnect the client (close code 1008). The endpoint never waits for
@@ -126,6 +130,7 @@ impl ServerOptions {
     pub fn from_options(options: &Options) -> ServerOptions {
         ServerOptions {
             queue_size: options.peer_buffer_size,
+            queue_bytes: options.peer_buffer_bytes,
             overflow_policy: options.overflow_policy,
             max_message_size: options.max_frame_size,
             handshake_timeout: options.handshake_timeout,

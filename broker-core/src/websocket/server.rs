@@ -265,7 +265,12 @@ where
         return;
     };
     let attached = tokio::select! {
-        client = server.link.attach(prefixes, settings.queue_size, settings.overflow_policy) => client,
+        client = server.link.attach(
+            prefixes,
+            settings.queue_size,
+            settings.queue_bytes,
+            settings.overflow_policy,
+        ) => client,
         _ = server.link.closed() => Err(EndpointError::Closed),
     };
     let client = match attached {

@@ -8,18 +8,46 @@
 //! [`Core::add_client`](crate::proto::Core::add_client)).
 //!
 //! Deliveries go into a bounded [`ClientQueue`] that never makes the driver
-//! wait: when it is full, the overflow policy applies at once.
+//! wait: when it is full, the overflow policy applies at once. A message for
+//! several clients is one [`Delivery`] they share, rendered as JSON once.
 
 use std::collections::VecDeque;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
+use bytes::Bytes;
 use tokio::sync::{Notify, mpsc, oneshot};
 
 use super::driver::{Control, Publish};
 use super::{EndpointError, Message};
-use crate::data::{Data, bin};
+use crate::data::{Data, bin, json};
 use crate::proto::{OverflowPolicy, SubscriberId};
 use crate::topic::Topic;
+
+/// A message for clients, shared by every client it goes to.
+pub(crate) struct Delivery {
+    pub(crate) msg: Message,
+    json: OnceLock<Bytes>,
+}
+
+impl Delivery {
+    pub(crate) fn new(msg: Message) -> Delivery {
+        Delivery {
+            msg,
+            json: OnceLock::new(),
+        }
+    }
+
+    /// The message as a WebSocket data message (UTF-8), rendered by the
+    /// first client that asks and shared with the others.
+    pub(crate) fn json(&self) -> &Bytes {
+        self.json.get_or_init(|| {
+            Bytes::from(json::data_message_to_json_string(
+                &self.msg.topic,
+                &self.msg.data,
+            ))
+        })
+    }
+}
 
 /// What became of a message offered to a [`ClientQueue`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -47,7 +75,7 @@ pub(crate) enum ClientClosed {
 
 struct QueueState {
     /// Messages with the size of their encoding.
-    items: VecDeque<(Message, usize)>,
+    items: VecDeque<(Arc<Delivery>, usize)>,
     /// The sizes in `items`, summed.
     bytes: usize,
     closed: Option<ClientClosed>,
@@ -55,7 +83,7 @@ struct QueueState {
 }
 
 impl QueueState {
-    fn pop(&mut self) -> Option<Message> {
+    fn pop(&mut self) -> Option<Arc<Delivery>> {
         let (msg, size) = self.items.pop_front()?;
         self.bytes -= size;
         Some(msg)
@@ -105,7 +133,7 @@ impl ClientQueue {
     }
 
     /// Offers a message whose encoding takes `size` bytes; never waits.
-    pub(crate) fn push(&self, msg: Message, size: usize) -> Push {
+    pub(crate) fn push(&self, msg: Arc<Delivery>, size: usize) -> Push {
         let result = {
             let mut state = self.lock();
             if state.closed.is_some() {
@@ -156,7 +184,7 @@ impl ClientQueue {
     }
 
     /// The next message, waiting for one; the cause once closed.
-    pub(crate) async fn pop(&self) -> Result<Message, ClientClosed> {
+    pub(crate) async fn pop(&self) -> Result<Arc<Delivery>, ClientClosed> {
         loop {
             let notified = self.ready.notified();
             {
@@ -173,7 +201,7 @@ impl ClientQueue {
     }
 
     /// The next message if one is waiting.
-    pub(crate) fn try_pop(&self) -> Option<Message> {
+    pub(crate) fn try_pop(&self) -> Option<Arc<Delivery>> {
         self.lock().pop()
     }
 
@@ -258,7 +286,7 @@ pub(crate) struct LocalClient {
 
 impl LocalClient {
     /// The next message for the client.
-    pub(crate) async fn recv(&self) -> Result<Message, ClientClosed> {
+    pub(crate) async fn recv(&self) -> Result<Arc<Delivery>, ClientClosed> {
         self.queue.pop().await
     }
 
@@ -296,22 +324,50 @@ impl Drop for LocalClient {
 mod tests {
     use super::*;
 
-    fn msg(n: u64) -> Message {
-        Message {
+    fn msg(n: u64) -> Arc<Delivery> {
+        Arc::new(Delivery::new(Message {
             topic: Topic::new("t").unwrap(),
             data: Data::Count(n),
-        }
+        }))
     }
 
     fn counts(q: &ClientQueue) -> Vec<u64> {
         q.lock()
             .items
             .iter()
-            .map(|(m, _)| match m.data {
+            .map(|(m, _)| match m.msg.data {
                 Data::Count(n) => n,
                 _ => u64::MAX,
             })
             .collect()
+    }
+
+    #[test]
+    fn clients_share_one_delivery_and_one_rendering() {
+        let options = crate::options::Options {
+            disable_ssl: true,
+            ..Default::default()
+        };
+        let endpoint = super::super::Endpoint::new(options).unwrap();
+        let (link, _, _) = endpoint.gateway_parts();
+        endpoint.block_on(async {
+            let topic = || vec![Topic::new("/t").unwrap()];
+            let a = link.attach(topic(), 8, 1 << 20, OverflowPolicy::DropOldest);
+            let a = a.await.unwrap();
+            let b = link.attach(topic(), 8, 1 << 20, OverflowPolicy::DropOldest);
+            let b = b.await.unwrap();
+            endpoint.publish("/t", Data::Count(5)).await.unwrap();
+            let (first, second) = (a.recv().await.unwrap(), b.recv().await.unwrap());
+            assert!(Arc::ptr_eq(&first, &second), "one delivery for both");
+            assert_eq!(first.msg.data, Data::Count(5));
+            assert_eq!(
+                first.json().as_ptr(),
+                second.json().as_ptr(),
+                "rendered once"
+            );
+            let text = std::str::from_utf8(first.json()).unwrap();
+            assert!(text.contains(r#""topic":"/t""#), "{text}");
+        });
     }
 
     #[test]
@@ -331,7 +387,10 @@ mod tests {
         assert_eq!(q.push(msg(6), 1), Push::Dropped);
         assert_eq!(counts(&q), [6]);
         assert_eq!(q.dropped(), 5);
-        assert_eq!(q.try_pop().map(|m| m.data), Some(Data::Count(6)));
+        assert_eq!(
+            q.try_pop().map(|m| m.msg.data.clone()),
+            Some(Data::Count(6))
+        );
         assert_eq!(q.lock().bytes, 0);
     }
 
@@ -364,7 +423,7 @@ mod tests {
         let rt = tokio::runtime::Builder::new_current_thread()
             .build()
             .unwrap();
-        assert_eq!(rt.block_on(q.pop()), Err(ClientClosed::Overflow));
+        assert!(matches!(rt.block_on(q.pop()), Err(ClientClosed::Overflow)));
     }
 
     #[test]
@@ -375,7 +434,7 @@ mod tests {
         let rt = tokio::runtime::Builder::new_current_thread()
             .build()
             .unwrap();
-        assert_eq!(rt.block_on(q.pop()).unwrap().data, Data::Count(7));
-        assert_eq!(rt.block_on(q.pop()), Err(ClientClosed::Shutdown));
+        assert_eq!(rt.block_on(q.pop()).unwrap().msg.data, Data::Count(7));
+        assert!(matches!(rt.block_on(q.pop()), Err(ClientClosed::Shutdown)));
     }
 }

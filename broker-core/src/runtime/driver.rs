@@ -10,7 +10,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
-use super::client::{ClientClosed, ClientQueue, Push};
+use super::client::{ClientClosed, ClientQueue, Delivery, Push};
 use super::io::{self, ConnTasks, Input, IoEvent, PeerStream};
 use super::spin::Spinner;
 use super::{
@@ -956,20 +956,28 @@ impl Driver {
     ) {
         let last = subscribers.len().saturating_sub(1);
         let mut data = Some(data);
+        // Clients share one delivery (and its JSON rendering).
+        let mut shared: Option<Arc<Delivery>> = None;
         for (i, sub) in subscribers.into_iter().enumerate() {
-            let value = if i == last {
-                data.take().unwrap_or_default()
-            } else {
-                data.clone().unwrap_or_default()
-            };
-            let msg = Message {
-                topic: topic.clone(),
-                data: value,
+            let mut value = || {
+                if i == last {
+                    data.take().unwrap_or_default()
+                } else {
+                    data.clone().unwrap_or_default()
+                }
             };
             // Clients never hold the driver up: their queues apply the
             // overflow policy at once.
             if let Some((queue, _)) = self.clients.get(&sub) {
-                match queue.push(msg, size) {
+                let delivery = shared
+                    .get_or_insert_with(|| {
+                        Arc::new(Delivery::new(Message {
+                            topic: topic.clone(),
+                            data: value(),
+                        }))
+                    })
+                    .clone();
+                match queue.push(delivery, size) {
                     Push::Queued => {}
                     Push::Dropped => {
                         tracing::debug!("client {}: queue full, message dropped", sub.0);
@@ -981,6 +989,10 @@ impl Driver {
                 }
                 continue;
             }
+            let msg = Message {
+                topic: topic.clone(),
+                data: value(),
+            };
             if !self.pending.is_empty() {
                 self.pending.push_back((sub, msg));
                 continue;

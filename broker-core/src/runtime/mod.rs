@@ -32,7 +32,7 @@ mod driver;
 mod io;
 mod spin;
 
-pub(crate) use client::{ClientClosed, ClientLink, LocalClient};
+pub(crate) use client::{ClientClosed, ClientLink, Delivery, LocalClient};
 pub(crate) use io::bind;
 
 use std::fmt;

@@ -15,14 +15,16 @@ use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
-use tokio_tungstenite::tungstenite::{Bytes, Error as WsError, Message as WsMessage};
+use tokio_tungstenite::tungstenite::{Bytes, Error as WsError, Message as WsMessage, Utf8Bytes};
 
 use super::{
     PATH, SERVER_VERSION, ServerOptions, ack_message, codes, error_message, parse_client_data,
     parse_subscriptions, valid_application_name,
 };
-use crate::data::json::{self, JsonError};
-use crate::runtime::{ClientClosed, ClientLink, Endpoint, EndpointError, LocalClient, bind};
+use crate::data::json::JsonError;
+use crate::runtime::{
+    ClientClosed, ClientLink, Delivery, Endpoint, EndpointError, LocalClient, bind,
+};
 use crate::tls::TlsConfig;
 
 /// How many queued messages are written before one flush.
@@ -565,21 +567,29 @@ where
 async fn write_batch<S>(
     ws: &mut Ws<S>,
     client: &LocalClient,
-    first: crate::runtime::Message,
+    first: Arc<Delivery>,
 ) -> Result<(), WsError>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let text = json::data_message_to_json_string(&first.topic, &first.data);
-    ws.feed(WsMessage::text(text)).await?;
+    ws.feed(text_frame(&first)).await?;
     for _ in 1..WRITE_BATCH {
-        let Some(msg) = client.queue().try_pop() else {
+        let Some(delivery) = client.queue().try_pop() else {
             break;
         };
-        let text = json::data_message_to_json_string(&msg.topic, &msg.data);
-        ws.feed(WsMessage::text(text)).await?;
+        ws.feed(text_frame(&delivery)).await?;
     }
     ws.flush().await
+}
+
+/// A delivery's JSON as a text frame, sharing the rendered bytes.
+fn text_frame(delivery: &Delivery) -> WsMessage {
+    let json = delivery.json();
+    match Utf8Bytes::try_from(json.clone()) {
+        Ok(text) => WsMessage::Text(text),
+        // Rendered from a `String`, so this does not happen.
+        Err(_) => WsMessage::text(String::from_utf8_lossy(json).into_owned()),
+    }
 }
 
 /// Sends a `deserialization_failed` error; `Some` when the client is to be

@@ -368,11 +368,7 @@ fn decode(value: &Value, depth: usize) -> Result<Data, JsonError> {
 }
 
 /// The value of type `data_type` that a JSON `data` member describes.
-pub(super) fn decode_payload(
-    data_type: DataType,
-    payload: &Value,
-    depth: usize,
-) -> Result<Data, JsonError> {
+fn decode_payload(data_type: DataType, payload: &Value, depth: usize) -> Result<Data, JsonError> {
     let wrong = |expected| JsonError::WrongPayload {
         data_type,
         expected,

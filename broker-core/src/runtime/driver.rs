@@ -147,7 +147,8 @@ pub(crate) fn spawn(
     config.overflow_policy = options.overflow_policy;
     config.max_version = options.max_protocol_version;
     config.stall_timeout = options.peer_stall_timeout;
-    let mut driver = Driver {
+    let spinner = (!options.busy_poll.is_zero()).then(|| Spinner::start(handle, options.busy_poll));
+    let driver = Driver {
         core: Core::new(config),
         options,
         tls,
@@ -169,11 +170,8 @@ pub(crate) fn spawn(
         next_sub: 0,
         shutting_down: None,
         shutdown_replies: Vec::new(),
-        spinner: None,
+        spinner,
     };
-    if !driver.options.busy_poll.is_zero() {
-        driver.spinner = Some(Spinner::start(handle, driver.options.busy_poll));
-    }
     handle.spawn(driver.run(control_rx, publish_rx, input_rx, io_rx));
     (control_tx, publish_tx)
 }

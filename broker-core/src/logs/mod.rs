@@ -62,7 +62,7 @@
 //! passed, or [`Logger::flush_logs`] is called. While the endpoint has no
 //! peers, records are dropped, as Zeek drops them.
 
-mod format;
+pub(crate) mod format;
 mod reader;
 mod schema;
 mod writer;

@@ -65,7 +65,7 @@
 pub(crate) mod format;
 mod reader;
 mod schema;
-mod writer;
+pub(crate) mod writer;
 
 pub use format::{
     DecodeError, DecodeErrorKind, EncodeError, LogValue, MAX_DEPTH, TypeTag, decode_record,

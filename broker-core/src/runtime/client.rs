@@ -271,6 +271,25 @@ impl ClientLink {
             })
     }
 
+    /// A watch of the prefixes the endpoint wants from the network on
+    /// behalf of everyone but the client `except`: local subscriptions,
+    /// forwards, other clients' subscriptions and peers' filters. A client
+    /// that bridges another network subscribes there to these.
+    #[allow(dead_code)] // TODO(zeromq): the node role uses it
+    pub(crate) fn watch_wanted(
+        &self,
+        except: &LocalClient,
+    ) -> Result<tokio::sync::watch::Receiver<Vec<Topic>>, EndpointError> {
+        let (tx, rx) = tokio::sync::watch::channel(Vec::new());
+        self.control
+            .send(Control::WatchWanted {
+                except: except.id,
+                tx,
+            })
+            .map_err(|_| EndpointError::Closed)?;
+        Ok(rx)
+    }
+
     /// Resolves once the endpoint's driver has stopped.
     pub(crate) async fn closed(&self) {
         self.control.closed().await;
@@ -302,6 +321,31 @@ impl LocalClient {
             .publish
             .send(msg)
             .await
+            .map_err(|_| EndpointError::Closed)
+    }
+
+    /// Adds a prefix to the client's subscriptions (refused, with a
+    /// warning, when the endpoint's filter is full).
+    #[allow(dead_code)] // TODO(zeromq): the node role uses it
+    pub(crate) fn add_topic(&self, prefix: Topic) -> Result<(), EndpointError> {
+        self.link
+            .control
+            .send(Control::AddTopic {
+                sub: self.id,
+                prefix,
+            })
+            .map_err(|_| EndpointError::Closed)
+    }
+
+    /// Removes a prefix from the client's subscriptions.
+    #[allow(dead_code)] // TODO(zeromq): the node role uses it
+    pub(crate) fn remove_topic(&self, prefix: Topic) -> Result<(), EndpointError> {
+        self.link
+            .control
+            .send(Control::RemoveTopic {
+                sub: self.id,
+                prefix,
+            })
             .map_err(|_| EndpointError::Closed)
     }
 

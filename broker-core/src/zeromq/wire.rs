@@ -339,11 +339,14 @@ impl LogBatch {
                 optional,
             });
         }
-        let per_record = MIN_VALUE_LEN * num_fields;
-        let num_records = r.read_count("record count", per_record)?;
-        if num_fields == 0 && num_records > 0 {
-            return Err(WireError::NoFields);
-        }
+        let num_records = if num_fields == 0 {
+            match r.read_i32()? {
+                0 => 0,
+                _ => return Err(WireError::NoFields),
+            }
+        } else {
+            r.read_count("record count", MIN_VALUE_LEN * num_fields)?
+        };
         let mut records = Vec::with_capacity(num_records);
         for _ in 0..num_records {
             let mut values = Vec::with_capacity(num_fields);

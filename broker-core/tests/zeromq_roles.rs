@@ -1,0 +1,314 @@
+//! The ZeroMQ roles over real libzmq sockets (in-process): the logger's
+//! PULL and PUSH sides, the node, the proxy, CURVE, and the bridge to Broker
+//! peers. Python-driven interop is in `zeromq_interop.rs`.
+
+#![cfg(feature = "zeromq")]
+
+use std::collections::BTreeSet;
+use std::net::IpAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use broker_core::data::{Port, Protocol, Subnet, Timespan, Timestamp};
+use broker_core::logs::{LogSubscriber, LogValue, Logger, TypedLogSubscriber};
+use broker_core::options::Options;
+use broker_core::runtime::{Endpoint, StatusEvent};
+use broker_core::status::ErrorCode;
+use broker_core::zeromq::{CurveKeys, LogPusherOptions, LoggerOptions, ZmqError};
+use serde_json::Value;
+
+const WAIT: Duration = Duration::from_secs(10);
+
+fn endpoint() -> Endpoint {
+    Endpoint::new(Options {
+        disable_ssl: true,
+        ..Options::default()
+    })
+    .unwrap()
+}
+
+/// The frames of a capture in `testdata/zeek-zeromq/<file>`.
+fn capture(file: &str, name: &str) -> Vec<Vec<u8>> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../testdata/zeek-zeromq")
+        .join(file);
+    let text = std::fs::read_to_string(path).unwrap();
+    for line in text.lines() {
+        let v: Value = serde_json::from_str(line).unwrap();
+        if v["name"] == name {
+            return v["frames_hex"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|f| hex::decode(f.as_str().unwrap()).unwrap())
+                .collect();
+        }
+    }
+    panic!("no capture {name}");
+}
+
+#[derive(broker_core::Data, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[broker(module = "ZmqCapture", rename_all = "SCREAMING_SNAKE_CASE")]
+enum Color {
+    Red,
+    Green,
+    Blue,
+}
+
+/// The capture script's `ZmqCapture::Info`.
+#[derive(broker_core::Data, broker_core::Log, Clone, Debug, PartialEq)]
+#[broker(name = "ZmqCapture::Info")]
+#[log(stream = "ZmqCapture::LOG", path = "zmq_capture")]
+struct CaptureInfo {
+    ts: Timestamp,
+    uid: String,
+    orig: IpAddr,
+    net: Subnet,
+    p: Port,
+    n: u64,
+    i: i64,
+    d: f64,
+    iv: Timespan,
+    b: bool,
+    color: Color,
+    tags: BTreeSet<String>,
+    nums: Vec<u64>,
+    note: Option<String>,
+}
+
+fn push_socket(endpoint: &str) -> (zmq::Context, zmq::Socket) {
+    let ctx = zmq::Context::new();
+    let push = ctx.socket(zmq::PUSH).unwrap();
+    push.set_linger(1000).unwrap();
+    push.connect(endpoint).unwrap();
+    (ctx, push)
+}
+
+#[test]
+fn the_logger_hands_a_captured_zeek_batch_to_log_subscribers() {
+    let ep = endpoint();
+    ep.block_on(async {
+        let prefix = ep.options().default_log_topic_prefix.clone();
+        let mut rows = LogSubscriber::new(&ep, [prefix.as_str()]).await.unwrap();
+        let mut typed = TypedLogSubscriber::<CaptureInfo>::new(&ep).await.unwrap();
+        let logger = ep
+            .zeromq_logger(LoggerOptions::new("tcp://127.0.0.1:0"))
+            .await
+            .unwrap();
+        assert!(logger.endpoint().starts_with("tcp://127.0.0.1:"));
+        let (_ctx, push) = push_socket(logger.endpoint());
+        let frames = capture("worker-node.jsonl", "zeek-log-write-ZmqCapture::LOG");
+        push.send_multipart(&frames, 0).unwrap();
+
+        let first = rows.recv_timeout(WAIT).await.unwrap().unwrap();
+        assert_eq!(first.stream_id.name(), "ZmqCapture::LOG");
+        assert_eq!(first.path, "zmq_capture");
+        assert_eq!(first.get("uid"), Some(&LogValue::String("CuidA1".into())));
+        assert_eq!(
+            first.get("p"),
+            Some(&LogValue::Port(Port::new(53, Protocol::Udp)))
+        );
+        for _ in 0..2 {
+            rows.recv_timeout(WAIT).await.unwrap().unwrap();
+        }
+
+        let a = typed.recv_timeout(WAIT).await.unwrap().unwrap();
+        assert_eq!(a.uid, "CuidA1");
+        assert_eq!(a.orig, "10.1.2.3".parse::<IpAddr>().unwrap());
+        assert_eq!(a.net, "10.1.0.0/16".parse::<Subnet>().unwrap());
+        assert_eq!(a.color, Color::Red);
+        assert_eq!(a.tags, BTreeSet::from(["a".to_owned(), "b".to_owned()]));
+        assert_eq!(a.nums, [1, 2, 3]);
+        assert_eq!(a.note.as_deref(), Some("first"));
+        let b = typed.recv_timeout(WAIT).await.unwrap().unwrap();
+        assert_eq!((b.uid.as_str(), b.n, b.note), ("CuidB2", u64::MAX, None));
+        let c = typed.recv_timeout(WAIT).await.unwrap().unwrap();
+        assert_eq!(c.color, Color::Blue);
+        let stats = logger.stats();
+        assert_eq!((stats.batches, stats.records, stats.errors), (1, 3, 0));
+    });
+}
+
+#[test]
+fn the_logger_reports_bad_batches_and_keeps_going() {
+    let ep = endpoint();
+    ep.block_on(async {
+        let mut errors = ep.status_subscriber(false).await.unwrap();
+        let mut typed = TypedLogSubscriber::<CaptureInfo>::new(&ep).await.unwrap();
+        let logger = ep
+            .zeromq_logger(LoggerOptions::new("tcp://127.0.0.1:0"))
+            .await
+            .unwrap();
+        let (_ctx, push) = push_socket(logger.endpoint());
+        for bad in [
+            "logger-reject-wrong-format",
+            "logger-reject-three-frames",
+            "logger-reject-truncated",
+        ] {
+            push.send_multipart(capture("logger-pull.jsonl", bad), 0)
+                .unwrap();
+        }
+        // Garbage of every shape: one frame, an empty batch frame.
+        push.send(&b"x"[..], 0).unwrap();
+        push.send_multipart([&b"log-write"[..], b"", b"zeek-bin-serializer", b""], 0)
+            .unwrap();
+        push.send_multipart(
+            capture(
+                "logger-pull.jsonl",
+                "logger-inject-log-write-any-type-frame",
+            ),
+            0,
+        )
+        .unwrap();
+        for _ in 0..5 {
+            match errors.recv_timeout(WAIT).await.unwrap() {
+                StatusEvent::Error(e) => assert_eq!(e.code, ErrorCode::DeserializationFailed),
+                other => panic!("{other:?}"),
+            }
+        }
+        // The good batch after the bad ones still arrives.
+        let row = typed.recv_timeout(WAIT).await.unwrap().unwrap();
+        assert_eq!(row.uid, "CuidA1");
+        assert_eq!(logger.stats().errors, 5);
+    });
+}
+
+#[derive(broker_core::Data, broker_core::Log, Clone, Debug, PartialEq)]
+#[broker(name = "Test::Info")]
+#[log(stream = "Test::LOG", path = "test")]
+struct TestInfo {
+    ts: Timestamp,
+    msg: String,
+    n: Option<u64>,
+}
+
+#[test]
+fn a_logger_ships_records_over_push_to_a_pull_logger() {
+    let (sender, receiver) = (endpoint(), endpoint());
+    sender.block_on(async {
+        let mut typed = TypedLogSubscriber::<TestInfo>::new(&receiver)
+            .await
+            .unwrap();
+        let pull = receiver
+            .zeromq_logger(LoggerOptions::new("tcp://127.0.0.1:0"))
+            .await
+            .unwrap();
+        let pusher = sender
+            .zeromq_log_pusher(LogPusherOptions::new(
+                vec![pull.endpoint().to_owned()],
+                "rust-sender",
+            ))
+            .await
+            .unwrap();
+        let logger = Logger::new(&sender).await.unwrap();
+        let stream = logger.stream::<TestInfo>().unwrap();
+        let records: Vec<TestInfo> = (0..3)
+            .map(|i| TestInfo {
+                ts: Timestamp::from_nanos(1_700_000_000_000_000_000 + i),
+                msg: format!("record {i}"),
+                n: (i % 2 == 0).then_some(i as u64),
+            })
+            .collect();
+        for r in &records {
+            stream.write(r).await.unwrap();
+        }
+        // No Broker peers: Broker drops them, the pusher ships them.
+        assert_eq!(logger.flush_logs().await.unwrap(), 0);
+        for r in &records {
+            let got = typed.recv_timeout(WAIT).await.unwrap().unwrap();
+            assert_eq!(got.msg, r.msg);
+            assert_eq!(got.n, r.n);
+        }
+        assert_eq!(pull.stats().batches, 1, "one batch of three");
+        assert_eq!(pusher.stats().1, 3);
+    });
+}
+
+#[test]
+fn a_curve_logger_accepts_only_the_cluster_client_key() {
+    let keys = CurveKeys::generate().unwrap();
+    let (sender, receiver) = (endpoint(), endpoint());
+    sender.block_on(async {
+        let mut typed = TypedLogSubscriber::<TestInfo>::new(&receiver)
+            .await
+            .unwrap();
+        let mut options = LoggerOptions::new("tcp://127.0.0.1:0");
+        options.curve = Some(keys.clone());
+        let pull = receiver.zeromq_logger(options).await.unwrap();
+        // A client with another key pair is refused by ZAP.
+        let mut wrong = CurveKeys::generate().unwrap();
+        wrong.server_public = keys.server_public.clone();
+        let mut bad = LogPusherOptions::new(vec![pull.endpoint().to_owned()], "intruder");
+        bad.curve = Some(wrong);
+        let _bad_pusher = sender.zeromq_log_pusher(bad).await.unwrap();
+        let mut good = LogPusherOptions::new(vec![pull.endpoint().to_owned()], "rust");
+        good.curve = Some(keys.clone());
+        let _pusher = sender.zeromq_log_pusher(good).await.unwrap();
+        let logger = Logger::new(&sender).await.unwrap();
+        let stream = logger.stream::<TestInfo>().unwrap();
+        stream
+            .write(&TestInfo {
+                ts: Timestamp::from_nanos(0),
+                msg: "secret".into(),
+                n: None,
+            })
+            .await
+            .unwrap();
+        logger.flush_logs().await.unwrap();
+        let got = typed.recv_timeout(WAIT).await.unwrap().unwrap();
+        assert_eq!(got.msg, "secret");
+        // Exactly one copy: the intruder's never got through.
+        assert!(
+            typed
+                .recv_timeout(Duration::from_millis(500))
+                .await
+                .is_none()
+        );
+        let deadline = std::time::Instant::now() + WAIT;
+        while pull.stats().refused == 0 && std::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(pull.stats().refused >= 1);
+    });
+}
+
+#[test]
+fn a_curve_logger_with_mismatched_keys_refuses_to_start() {
+    let keys = CurveKeys::generate().unwrap();
+    let other = CurveKeys::generate().unwrap();
+    let ep = endpoint();
+    ep.block_on(async {
+        let mut options = LoggerOptions::new("tcp://127.0.0.1:0");
+        let mut mixed = keys.clone();
+        mixed.server_secret = other.server_secret.clone();
+        options.curve = Some(mixed);
+        let err = ep.zeromq_logger(options).await.unwrap_err();
+        assert!(matches!(err, ZmqError::KeyMismatch), "{err}");
+        let mut options = LoggerOptions::new("tcp://127.0.0.1:0");
+        let mut missing = keys.clone();
+        missing.server_secret = None;
+        options.curve = Some(missing);
+        let err = ep.zeromq_logger(options).await.unwrap_err();
+        assert!(
+            matches!(err, ZmqError::MissingKey("server secret key")),
+            "{err}"
+        );
+    });
+}
+
+#[test]
+fn a_busy_logger_endpoint_is_a_clear_error() {
+    let ep = endpoint();
+    ep.block_on(async {
+        let first = ep
+            .zeromq_logger(LoggerOptions::new("tcp://127.0.0.1:0"))
+            .await
+            .unwrap();
+        let err = ep
+            .zeromq_logger(LoggerOptions::new(first.endpoint()))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, ZmqError::Socket { .. }), "{err}");
+        assert!(err.to_string().contains("bind"), "{err}");
+    });
+}

@@ -312,3 +312,98 @@ fn a_busy_logger_endpoint_is_a_clear_error() {
         assert!(err.to_string().contains("bind"), "{err}");
     });
 }
+
+// ---------------------------------------------------------------------------
+// Nodes and the proxy.
+
+use broker_core::data::Data;
+use broker_core::zeromq::{ClusterEvent, NodeOptions, ProxyOptions, ZmqNode, ZmqProxy};
+
+fn proxy() -> ZmqProxy {
+    ZmqProxy::start(ProxyOptions::new("tcp://127.0.0.1:0", "tcp://127.0.0.1:0")).unwrap()
+}
+
+async fn join(ep: &Endpoint, proxy: &ZmqProxy, name: &str) -> ZmqNode {
+    let mut options = NodeOptions::new(proxy.xsub_endpoint(), proxy.xpub_endpoint(), name);
+    options.id = Some(format!("{name}_test"));
+    let node = ep.join_zeromq(options).await.unwrap();
+    node.wait_ready(WAIT).await.unwrap();
+    node
+}
+
+/// Waits until `check` holds, polling.
+async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + WAIT;
+    while !check() {
+        assert!(std::time::Instant::now() < deadline, "timed out: {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[test]
+fn two_nodes_say_hello_and_exchange_events_through_the_proxy() {
+    let proxy = proxy();
+    let (a, b) = (endpoint(), endpoint());
+    a.block_on(async {
+        let node_a = join(&a, &proxy, "rust-a").await;
+        let mut events = node_a.cluster_events();
+        let mut inbox = a.subscribe(["/demo"]).await.unwrap();
+        let node_b = join(&b, &proxy, "rust-b").await;
+        assert_eq!(
+            events.recv_timeout(WAIT).await,
+            Some(ClusterEvent::NodeUp {
+                name: "rust-b".into(),
+                id: "rust-b_test".into()
+            })
+        );
+        eventually("b sees a", || node_b.nodes_up().len() == 1).await;
+        // b learns a's subscription, then publishes.
+        for i in 0..50u64 {
+            b.publish("/demo/x", Data::Count(i)).await.unwrap();
+            if let Some(msg) = inbox.recv_timeout(Duration::from_millis(100)).await {
+                assert_eq!(msg.topic.as_str(), "/demo/x");
+                break;
+            }
+            assert!(i < 49, "nothing arrived");
+        }
+        // Unsubscribing shrinks the cluster subscription: b's publications
+        // stop going out.
+        drop(inbox);
+        let sent = node_b.stats().messages_out;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        for i in 0..10u64 {
+            b.publish("/demo/x", Data::Count(i)).await.unwrap();
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(
+            node_b.stats().messages_out,
+            sent,
+            "no subscriber: nothing sent"
+        );
+        // b leaves: a sees it go down.
+        drop(node_b);
+        drop(b);
+        assert_eq!(
+            events.recv_timeout(WAIT).await,
+            Some(ClusterEvent::NodeDown {
+                name: Some("rust-b".into()),
+                id: "rust-b_test".into()
+            })
+        );
+        assert!(proxy.stats().messages_forwarded > 0);
+        assert!(proxy.stats().subscriptions_forwarded > 0);
+    });
+}
+
+#[test]
+fn node_names_and_ids_with_dots_are_refused() {
+    let proxy = proxy();
+    let ep = endpoint();
+    ep.block_on(async {
+        let options = NodeOptions::new(proxy.xsub_endpoint(), proxy.xpub_endpoint(), "a.b");
+        assert!(matches!(
+            ep.join_zeromq(options).await,
+            Err(ZmqError::InvalidName { what: "name", .. })
+        ));
+    });
+}

@@ -275,7 +275,6 @@ impl ClientLink {
     /// behalf of everyone but the client `except`: local subscriptions,
     /// forwards, other clients' subscriptions and peers' filters. A client
     /// that bridges another network subscribes there to these.
-    #[allow(dead_code)] // TODO(zeromq): the node role uses it
     pub(crate) fn watch_wanted(
         &self,
         except: &LocalClient,
@@ -326,7 +325,6 @@ impl LocalClient {
 
     /// Adds a prefix to the client's subscriptions (refused, with a
     /// warning, when the endpoint's filter is full).
-    #[allow(dead_code)] // TODO(zeromq): the node role uses it
     pub(crate) fn add_topic(&self, prefix: Topic) -> Result<(), EndpointError> {
         self.link
             .control
@@ -338,7 +336,6 @@ impl LocalClient {
     }
 
     /// Removes a prefix from the client's subscriptions.
-    #[allow(dead_code)] // TODO(zeromq): the node role uses it
     pub(crate) fn remove_topic(&self, prefix: Topic) -> Result<(), EndpointError> {
         self.link
             .control

@@ -107,7 +107,6 @@ pub(crate) enum Control {
     },
     /// Keep `tx` up to date with what the endpoint wants from the network
     /// on behalf of everyone but the client `except` (see `client.rs`).
-    #[allow(dead_code)] // TODO(zeromq): the node role uses it
     WatchWanted {
         except: SubscriberId,
         tx: tokio::sync::watch::Sender<Vec<Topic>>,

@@ -128,6 +128,7 @@ impl Membership {
     }
 
     /// The nodes that are up: (id, name).
+    #[cfg(test)]
     pub(crate) fn up(&self) -> impl Iterator<Item = (&str, &str)> {
         self.up.iter().map(|(i, n)| (i.as_str(), n.as_str()))
     }

@@ -28,12 +28,11 @@ mod keys;
 #[cfg(feature = "zeromq")]
 mod logger;
 #[cfg(feature = "zeromq")]
-#[allow(dead_code)] // TODO(zeromq): the node role uses it
 mod membership;
-// #[cfg(feature = "zeromq")]
-// mod node;
-// #[cfg(feature = "zeromq")]
-// mod proxy;
+#[cfg(feature = "zeromq")]
+mod node;
+#[cfg(feature = "zeromq")]
+mod proxy;
 #[cfg(feature = "zeromq")]
 mod sys;
 
@@ -45,10 +44,10 @@ pub use keys::{
 pub use logger::{LogPusherOptions, LoggerOptions, LoggerStats, ZmqLogPusher, ZmqLogger};
 #[cfg(feature = "zeromq")]
 pub use membership::{ClusterEvent, NodeType};
-// #[cfg(feature = "zeromq")]
-// pub use node::{NodeOptions, NodeStats, ZmqNode};
-// #[cfg(feature = "zeromq")]
-// pub use proxy::{ProxyOptions, ProxyStats, ZmqProxy};
+#[cfg(feature = "zeromq")]
+pub use node::{ClusterEvents, NodeOptions, NodeStats, ZmqNode};
+#[cfg(feature = "zeromq")]
+pub use proxy::{ProxyOptions, ProxyStats, ZmqProxy};
 
 #[cfg(feature = "zeromq")]
 use crate::runtime::EndpointError;

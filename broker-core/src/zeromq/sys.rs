@@ -12,7 +12,6 @@ use super::{CurveKey, ZmqError};
 /// Sets an integer socket option by number (`XPUB_VERBOSER`, `XPUB_NODROP`:
 /// the `zmq` crate has no setter for them).
 #[allow(unsafe_code)]
-#[allow(dead_code)] // TODO(zeromq): the node role uses it
 pub(crate) fn set_int_option(
     socket: &mut zmq::Socket,
     option: u32,
@@ -44,7 +43,6 @@ pub(crate) fn set_int_option(
 }
 
 #[allow(unsafe_code)]
-#[allow(dead_code)] // TODO(zeromq): the node role uses it
 fn zmq_errno() -> i32 {
     // SAFETY: zmq_errno takes no arguments and only reads the calling
     // thread's errno.

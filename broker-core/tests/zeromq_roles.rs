@@ -407,3 +407,402 @@ fn node_names_and_ids_with_dots_are_refused() {
         ));
     });
 }
+
+/// A Zeek-like node made of raw libzmq sockets.
+struct RawNode {
+    _ctx: zmq::Context,
+    xpub: zmq::Socket,
+    xsub: zmq::Socket,
+}
+
+impl RawNode {
+    fn connect(proxy: &ZmqProxy, keys: Option<&CurveKeys>) -> RawNode {
+        let ctx = zmq::Context::new();
+        let xpub = ctx.socket(zmq::XPUB).unwrap();
+        let xsub = ctx.socket(zmq::XSUB).unwrap();
+        xpub.set_xpub_verbose(true).unwrap();
+        for s in [&xpub, &xsub] {
+            s.set_linger(0).unwrap();
+            if let Some(keys) = keys {
+                let k = |k: &Option<broker_core::zeromq::CurveKey>| *k.as_ref().unwrap().as_bytes();
+                s.set_curve_serverkey(&k(&keys.server_public)).unwrap();
+                s.set_curve_publickey(&k(&keys.client_public)).unwrap();
+                s.set_curve_secretkey(&k(&keys.client_secret)).unwrap();
+            }
+        }
+        xpub.connect(proxy.xsub_endpoint()).unwrap();
+        xsub.connect(proxy.xpub_endpoint()).unwrap();
+        RawNode {
+            _ctx: ctx,
+            xpub,
+            xsub,
+        }
+    }
+
+    /// Waits (blocking) until some node subscribed to `prefix`.
+    fn await_subscription(&self, prefix: &str) {
+        let deadline = std::time::Instant::now() + WAIT;
+        let mut want = vec![1u8];
+        want.extend_from_slice(prefix.as_bytes());
+        while std::time::Instant::now() < deadline {
+            if self.xpub.poll(zmq::POLLIN, 100).unwrap() > 0 {
+                let frame = self.xpub.recv_bytes(0).unwrap();
+                if frame == want {
+                    return;
+                }
+            }
+        }
+        panic!("nobody subscribed to {prefix}");
+    }
+
+    fn subscribe(&self, prefix: &str) {
+        let mut frame = vec![1u8];
+        frame.extend_from_slice(prefix.as_bytes());
+        self.xsub.send(frame, 0).unwrap();
+    }
+
+    /// The next 4-frame message, if one comes within `timeout`.
+    fn recv(&self, timeout: Duration) -> Option<Vec<Vec<u8>>> {
+        let ms = i64::try_from(timeout.as_millis()).unwrap();
+        (self.xsub.poll(zmq::POLLIN, ms).unwrap() > 0).then(|| self.xsub.recv_multipart(0).unwrap())
+    }
+}
+
+use broker_core::prelude::{Context, Published, event, handler, published_id};
+use std::sync::Mutex;
+
+#[event(topic = "zeek.capture.", name = "ZmqCapture::pong")]
+#[derive(Clone, Debug, PartialEq)]
+struct Pong {
+    seq: u64,
+    msg: String,
+}
+
+static PONGS: Mutex<Vec<(u64, String, String)>> = Mutex::new(Vec::new());
+
+#[handler]
+fn on_pong(pong: Pong, context: Context) {
+    let topic = context
+        .topic()
+        .map(|t| t.as_str().to_owned())
+        .unwrap_or_default();
+    PONGS.lock().unwrap().push((pong.seq, pong.msg, topic));
+}
+
+#[published_id(topic = "zeek.capture.config", name = "ZmqCapture::limit")]
+static LIMIT: Published<u64> = Published::new(1);
+
+#[test]
+fn typed_handlers_and_published_ids_are_fed_over_zeromq() {
+    let proxy = proxy();
+    let ep = endpoint();
+    ep.block_on(async {
+        ep.start_handlers().await.unwrap();
+        let _node = join(&ep, &proxy, "rust-typed").await;
+        let zeek = RawNode::connect(&proxy, None);
+        zeek.await_subscription("zeek.capture.");
+        // Zeek's own pong, byte for byte as captured.
+        let frames = capture("worker-node.jsonl", "zeek-event-ZmqCapture::pong");
+        zeek.xpub.send_multipart(&frames, 0).unwrap();
+        eventually("the handler ran", || !PONGS.lock().unwrap().is_empty()).await;
+        assert_eq!(
+            PONGS.lock().unwrap()[0],
+            (1, "valid ping".into(), "zeek.capture.pong".into())
+        );
+        // An identifier update, as a broker-rs node would publish it.
+        let update =
+            broker_core::zeek::Message::IdentifierUpdate(broker_core::zeek::IdentifierUpdate {
+                name: "ZmqCapture::limit".into(),
+                value: Data::Count(99),
+            })
+            .into_data();
+        let msg =
+            broker_core::zeromq::wire::EventMessage::new("zeek.capture.config", "zeek", update)
+                .unwrap();
+        zeek.xpub.send_multipart(msg.encode(), 0).unwrap();
+        eventually("the id was updated", || LIMIT.get() == 99).await;
+    });
+}
+
+#[test]
+fn the_node_reports_bad_messages_and_goes_on() {
+    let proxy = proxy();
+    let ep = endpoint();
+    ep.block_on(async {
+        let mut errors = ep.status_subscriber(false).await.unwrap();
+        let mut inbox = ep.subscribe(["zeek.bad."]).await.unwrap();
+        let node = join(&ep, &proxy, "rust-bad").await;
+        let zeek = RawNode::connect(&proxy, None);
+        zeek.await_subscription("zeek.bad.");
+        let good = broker_core::zeromq::wire::EventMessage::new("zeek.bad.ok", "z", Data::Count(7))
+            .unwrap()
+            .encode();
+        let t = b"zeek.bad.x".to_vec();
+        let bad: Vec<Vec<Vec<u8>>> = vec![
+            vec![t.clone(), b"z".to_vec(), b"broker-bin-v1".to_vec()],
+            vec![
+                t.clone(),
+                b"z".to_vec(),
+                b"broker-bin-v1".to_vec(),
+                vec![0x0e],
+                vec![],
+            ],
+            vec![
+                t.clone(),
+                b"z".to_vec(),
+                b"zeek-bin-serializer".to_vec(),
+                vec![2, 0],
+            ],
+            vec![
+                t.clone(),
+                b"z".to_vec(),
+                b"broker-bin-v1".to_vec(),
+                vec![0xff; 64],
+            ],
+            vec![
+                t.clone(),
+                b"z".to_vec(),
+                b"broker-json-v1".to_vec(),
+                b"{".to_vec(),
+            ],
+            vec![
+                vec![0xff, 0xfe],
+                b"z".to_vec(),
+                b"broker-bin-v1".to_vec(),
+                good[3].clone(),
+            ],
+        ];
+        // 0xff 0xfe as a topic: the XSUB filter does not match it, so use
+        // the subscribed prefix for the rest and check what arrives.
+        for frames in &bad[..5] {
+            zeek.xpub.send_multipart(frames, 0).unwrap();
+        }
+        zeek.xpub.send_multipart(&good, 0).unwrap();
+        for _ in 0..5 {
+            match errors.recv_timeout(WAIT).await.unwrap() {
+                StatusEvent::Error(e) => assert_eq!(e.code, ErrorCode::DeserializationFailed),
+                other => panic!("{other:?}"),
+            }
+        }
+        let msg = inbox.recv_timeout(WAIT).await.unwrap();
+        assert_eq!(msg.data, Data::Count(7));
+        assert_eq!(node.stats().errors, 5);
+        // Our own id in the sender frame: dropped silently, as Zeek does.
+        let mut echo = good.to_vec();
+        echo[1] = node.id().as_bytes().to_vec();
+        zeek.xpub.send_multipart(&echo, 0).unwrap();
+        eventually("the echo was counted", || node.stats().echoes == 1).await;
+        assert!(
+            inbox
+                .recv_timeout(Duration::from_millis(200))
+                .await
+                .is_none()
+        );
+    });
+}
+
+#[test]
+fn a_flood_of_cluster_subscriptions_is_bounded() {
+    let proxy = proxy();
+    let (ep, peer) = (endpoint(), endpoint());
+    ep.block_on(async {
+        let port = ep.listen("127.0.0.1", 0).await.unwrap();
+        peer.peer_and_wait("127.0.0.1", port, Duration::ZERO)
+            .await
+            .unwrap();
+        let mut options =
+            NodeOptions::new(proxy.xsub_endpoint(), proxy.xpub_endpoint(), "rust-flood");
+        options.limits.max_cluster_topics = 100;
+        let node = ep.join_zeromq(options).await.unwrap();
+        node.wait_ready(WAIT).await.unwrap();
+        let zeek = RawNode::connect(&proxy, None);
+        for i in 0..500 {
+            zeek.subscribe(&format!("flood.{i}."));
+        }
+        eventually("the rest was refused", || node.stats().topics_refused > 0).await;
+        // What the endpoint advertises to its Broker peer stays bounded:
+        // at most 100 cluster topics (the node's own among them).
+        let mut advertised = 0;
+        let deadline = std::time::Instant::now() + WAIT;
+        while advertised < 100 && std::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            advertised = peer.peer_subscriptions().await.unwrap().len();
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let advertised = peer.peer_subscriptions().await.unwrap().len();
+        assert_eq!(advertised, 100);
+    });
+}
+
+#[test]
+fn a_stopped_subscriber_does_not_stall_the_others() {
+    let mut options = ProxyOptions::new("tcp://127.0.0.1:0", "tcp://127.0.0.1:0");
+    options.limits.hwm = 1000;
+    let proxy = ZmqProxy::start(options).unwrap();
+    let publisher = RawNode::connect(&proxy, None);
+    let healthy = RawNode::connect(&proxy, None);
+    let stopped = RawNode::connect(&proxy, None);
+    stopped.xsub.set_rcvhwm(1).unwrap();
+    stopped.xsub.set_rcvbuf(4096).unwrap();
+    healthy.subscribe("t");
+    stopped.subscribe("t");
+    let deadline = std::time::Instant::now() + WAIT;
+    while proxy.stats().subscriptions_forwarded < 2 {
+        assert!(std::time::Instant::now() < deadline);
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    publisher.await_subscription("t");
+    const N: usize = 3000;
+    let payload = vec![7u8; 16 * 1024];
+    let reader = std::thread::spawn(move || {
+        let mut got = 0;
+        while got < N {
+            match healthy.recv(Duration::from_secs(5)) {
+                Some(_) => got += 1,
+                None => break,
+            }
+        }
+        got
+    });
+    publisher.xpub.set_sndhwm(0).unwrap();
+    for i in 0..N {
+        publisher
+            .xpub
+            .send_multipart([&b"t"[..], b"z", b"broker-bin-v1", &payload], 0)
+            .unwrap();
+        if i % 10 == 0 {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+    let got = reader.join().unwrap();
+    assert_eq!(got, N, "the healthy subscriber got everything");
+    let stats = proxy.stats();
+    assert_eq!(stats.messages_forwarded, N as u64);
+    assert!(
+        stats.messages_dropped > 0,
+        "drops for the stopped one: {stats:?}"
+    );
+    drop(stopped);
+}
+
+#[test]
+fn curve_nodes_join_a_curve_proxy_and_wrong_keys_stay_out() {
+    let keys = CurveKeys::generate().unwrap();
+    let mut options = ProxyOptions::new("tcp://127.0.0.1:0", "tcp://127.0.0.1:0");
+    options.curve = Some(keys.clone());
+    let proxy = ZmqProxy::start(options).unwrap();
+    let (a, b) = (endpoint(), endpoint());
+    a.block_on(async {
+        let join_curve = |ep: &Endpoint, name: &str, keys: CurveKeys| {
+            let mut options = NodeOptions::new(proxy.xsub_endpoint(), proxy.xpub_endpoint(), name);
+            options.curve = Some(keys);
+            let ep = ep.clone();
+            async move { ep.join_zeromq(options).await.unwrap() }
+        };
+        let node_a = join_curve(&a, "curve-a", keys.clone()).await;
+        node_a.wait_ready(WAIT).await.unwrap();
+        let mut inbox = a.subscribe(["curve.topic"]).await.unwrap();
+        let node_b = join_curve(&b, "curve-b", keys.clone()).await;
+        node_b.wait_ready(WAIT).await.unwrap();
+        eventually("hello over CURVE", || node_a.nodes_up().len() == 1).await;
+        for i in 0..50u64 {
+            b.publish("curve.topic", Data::Count(i)).await.unwrap();
+            if inbox
+                .recv_timeout(Duration::from_millis(100))
+                .await
+                .is_some()
+            {
+                break;
+            }
+            assert!(i < 49);
+        }
+        // A node with its own key pair is refused by ZAP and never joins.
+        let intruder = endpoint();
+        let mut wrong = CurveKeys::generate().unwrap();
+        wrong.server_public = keys.server_public.clone();
+        let node_c = join_curve(&intruder, "curve-c", wrong).await;
+        assert!(matches!(
+            node_c.wait_ready(Duration::from_millis(500)).await,
+            Err(ZmqError::Timeout)
+        ));
+        assert!(proxy.stats().clients_refused > 0);
+    });
+    // A proxy with another cluster's server secret refuses to start.
+    let other = CurveKeys::generate().unwrap();
+    let mut options = ProxyOptions::new("tcp://127.0.0.1:0", "tcp://127.0.0.1:0");
+    let mut mixed = keys;
+    mixed.server_secret = other.server_secret;
+    options.curve = Some(mixed);
+    assert!(matches!(
+        ZmqProxy::start(options),
+        Err(ZmqError::KeyMismatch)
+    ));
+}
+
+#[test]
+fn a_bridge_forwards_between_broker_peers_and_the_cluster_once() {
+    let proxy = proxy();
+    let (bridge, peer, member) = (endpoint(), endpoint(), endpoint());
+    bridge.block_on(async {
+        // The Broker peer, peered with the bridge.
+        let port = bridge.listen("127.0.0.1", 0).await.unwrap();
+        peer.peer_and_wait("127.0.0.1", port, Duration::ZERO)
+            .await
+            .unwrap();
+        let mut at_peer = peer.subscribe(["bridge.to-peer"]).await.unwrap();
+        // The bridge and a ZeroMQ member of the cluster.
+        let bridge_node = join(&bridge, &proxy, "bridge").await;
+        let member_node = join(&member, &proxy, "member").await;
+        let mut at_member = member.subscribe(["bridge.to-member"]).await.unwrap();
+        // Cluster → Broker peer: the member publishes until the peer's
+        // subscription has made it through the bridge to the cluster.
+        let mut got = None;
+        for i in 0..100u64 {
+            member
+                .publish("bridge.to-peer", Data::Count(i))
+                .await
+                .unwrap();
+            if let Some(msg) = at_peer.recv_timeout(Duration::from_millis(100)).await {
+                got = Some(msg);
+                break;
+            }
+        }
+        assert!(got.is_some(), "nothing reached the Broker peer");
+        // Broker peer → cluster.
+        let mut got = None;
+        for i in 0..100u64 {
+            peer.publish("bridge.to-member", Data::Count(1000 + i))
+                .await
+                .unwrap();
+            if let Some(msg) = at_member.recv_timeout(Duration::from_millis(100)).await {
+                got = Some(msg);
+                break;
+            }
+        }
+        assert!(got.is_some(), "nothing reached the cluster member");
+        // Now both directions are set up: one message each way, and each
+        // arrives exactly once.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        while at_peer.try_recv().is_some() {}
+        while at_member.try_recv().is_some() {}
+        member
+            .publish("bridge.to-peer", Data::from("once"))
+            .await
+            .unwrap();
+        peer.publish("bridge.to-member", Data::from("once"))
+            .await
+            .unwrap();
+        let a = at_peer.recv_timeout(WAIT).await.unwrap();
+        let b = at_member.recv_timeout(WAIT).await.unwrap();
+        assert_eq!((a.data, b.data), (Data::from("once"), Data::from("once")));
+        assert!(
+            at_peer
+                .recv_timeout(Duration::from_millis(500))
+                .await
+                .is_none()
+        );
+        assert!(at_member.try_recv().is_none());
+        assert!(member_node.stats().echoes <= bridge_node.stats().messages_out);
+        drop(member_node);
+    });
+}

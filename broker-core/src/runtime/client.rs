@@ -211,6 +211,11 @@ impl ClientQueue {
         self.lock().items.len()
     }
 
+    /// Whether no message is waiting.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.lock().items.is_empty()
+    }
+
     /// Messages dropped by the overflow policy so far.
     pub(crate) fn dropped(&self) -> u64 {
         self.lock().dropped

@@ -106,6 +106,9 @@ struct Counters {
     errors: AtomicU64,
     echoes: AtomicU64,
     topics_refused: AtomicU64,
+    /// Messages taken from the client's queue and not yet sent (or
+    /// dropped) by the I/O thread.
+    pending: AtomicU64,
 }
 
 fn add(counter: &AtomicU64, n: u64) {
@@ -134,7 +137,6 @@ type Frames = [Vec<u8>; 4];
 /// A node joined to a cluster (see [`Endpoint::join_zeromq`]). It leaves
 /// when dropped or when the endpoint shuts down; the cluster then sees its
 /// id topic unsubscribed (Zeek's `Cluster::node_down`).
-#[derive(Debug)]
 pub struct ZmqNode {
     name: String,
     id: String,
@@ -143,6 +145,16 @@ pub struct ZmqNode {
     ready: watch::Receiver<bool>,
     events: broadcast::Sender<ClusterEvent>,
     up: Arc<Mutex<HashMap<String, String>>>,
+    client: Arc<LocalClient>,
+}
+
+impl std::fmt::Debug for ZmqNode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ZmqNode")
+            .field("name", &self.name)
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Cluster events of a node (see [`ZmqNode::cluster_events`]).
@@ -193,6 +205,23 @@ impl ZmqNode {
             Ok(Ok(_)) => Ok(()),
             Ok(Err(_)) => Err(ZmqError::Endpoint(crate::runtime::EndpointError::Closed)),
             Err(_) => Err(ZmqError::Timeout),
+        }
+    }
+
+    /// Waits until everything the endpoint handed to the node so far has
+    /// been given to libzmq (which sends it within its linger time), at
+    /// most `timeout`. Call [`Endpoint::flush`] first for what was just
+    /// published.
+    pub async fn flush(&self, timeout: Duration) -> Result<(), ZmqError> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            if self.client.queue().is_empty() && self.counters.pending.load(Ordering::SeqCst) == 0 {
+                return Ok(());
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(ZmqError::Timeout);
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
         }
     }
 
@@ -376,9 +405,10 @@ impl Endpoint {
             id.clone().into_bytes(),
             options.format,
             stop.clone(),
+            counters.clone(),
         ));
         runtime.spawn(inbound(
-            client,
+            client.clone(),
             in_rx,
             self.downgrade(),
             ready_tx,
@@ -400,6 +430,7 @@ impl Endpoint {
             ready: ready_rx,
             events,
             up,
+            client,
         })
     }
 }
@@ -412,9 +443,11 @@ async fn outbound(
     sender: Vec<u8>,
     format: EventFormat,
     stop: Stop,
+    counters: Arc<Counters>,
 ) {
     while let Ok(delivery) = client.recv().await {
         let frames = encode_event(&delivery.msg.topic, &sender, format, &delivery.msg.data);
+        counters.pending.fetch_add(1, Ordering::SeqCst);
         if out.send(frames).await.is_err() {
             break;
         }
@@ -529,8 +562,9 @@ struct NodeIo {
     /// Topics the cluster subscribes to, as handed to the endpoint.
     cluster_topics: HashSet<Vec<u8>>,
     max_cluster_topics: usize,
-    /// Messages waiting for room in the XPUB.
-    outq: VecDeque<Frames>,
+    /// Messages waiting for room in the XPUB; `true` for the endpoint's
+    /// (counted in `pending`), `false` for hellos.
+    outq: VecDeque<(Frames, bool)>,
     ready_topic: String,
     ready: bool,
 }
@@ -704,12 +738,8 @@ impl NodeIo {
                         continue;
                     };
                     let data = Message::Event(event).into_data();
-                    self.outq.push_back(encode_event(
-                        &topic,
-                        self.id.as_bytes(),
-                        self.format,
-                        &data,
-                    ));
+                    let frames = encode_event(&topic, self.id.as_bytes(), self.format, &data);
+                    self.outq.push_back((frames, false));
                 }
                 Output::Event(event) => self.deliver(Inbound::Cluster(event)),
             }
@@ -721,10 +751,10 @@ impl NodeIo {
     /// endpoint's client queue, whose overflow policy applies).
     fn send_out(&mut self) {
         loop {
-            let frames = match self.outq.pop_front() {
-                Some(frames) => frames,
+            let (frames, counted) = match self.outq.pop_front() {
+                Some(item) => item,
                 None => match self.out_rx.try_recv() {
-                    Ok(frames) => frames,
+                    Ok(frames) => (frames, true),
                     Err(_) => return,
                 },
             };
@@ -735,12 +765,15 @@ impl NodeIo {
                     add(&self.counters.bytes_out, size as u64);
                 }
                 Err(zmq::Error::EAGAIN) => {
-                    self.outq.push_front(frames);
+                    self.outq.push_front((frames, counted));
                     return;
                 }
                 Err(e) => {
                     tracing::warn!("zeromq node: cannot publish: {e}");
                 }
+            }
+            if counted {
+                self.counters.pending.fetch_sub(1, Ordering::SeqCst);
             }
         }
     }

@@ -6,75 +6,18 @@
 
 use std::collections::BTreeSet;
 use std::net::IpAddr;
-use std::path::Path;
 use std::time::Duration;
 
-use broker_core::data::{Port, Protocol, Subnet, Timespan, Timestamp};
+use broker_core::data::{Port, Protocol, Subnet, Timestamp};
 use broker_core::logs::{LogSubscriber, LogValue, Logger, TypedLogSubscriber};
-use broker_core::options::Options;
 use broker_core::runtime::{Endpoint, StatusEvent};
 use broker_core::status::ErrorCode;
 use broker_core::zeromq::{CurveKeys, LogPusherOptions, LoggerOptions, ZmqError};
-use serde_json::Value;
 
 const WAIT: Duration = Duration::from_secs(10);
 
-fn endpoint() -> Endpoint {
-    Endpoint::new(Options {
-        disable_ssl: true,
-        ..Options::default()
-    })
-    .unwrap()
-}
-
-/// The frames of a capture in `testdata/zeek-zeromq/<file>`.
-fn capture(file: &str, name: &str) -> Vec<Vec<u8>> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../testdata/zeek-zeromq")
-        .join(file);
-    let text = std::fs::read_to_string(path).unwrap();
-    for line in text.lines() {
-        let v: Value = serde_json::from_str(line).unwrap();
-        if v["name"] == name {
-            return v["frames_hex"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|f| hex::decode(f.as_str().unwrap()).unwrap())
-                .collect();
-        }
-    }
-    panic!("no capture {name}");
-}
-
-#[derive(broker_core::Data, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-#[broker(module = "ZmqCapture", rename_all = "SCREAMING_SNAKE_CASE")]
-enum Color {
-    Red,
-    Green,
-    Blue,
-}
-
-/// The capture script's `ZmqCapture::Info`.
-#[derive(broker_core::Data, broker_core::Log, Clone, Debug, PartialEq)]
-#[broker(name = "ZmqCapture::Info")]
-#[log(stream = "ZmqCapture::LOG", path = "zmq_capture")]
-struct CaptureInfo {
-    ts: Timestamp,
-    uid: String,
-    orig: IpAddr,
-    net: Subnet,
-    p: Port,
-    n: u64,
-    i: i64,
-    d: f64,
-    iv: Timespan,
-    b: bool,
-    color: Color,
-    tags: BTreeSet<String>,
-    nums: Vec<u64>,
-    note: Option<String>,
-}
+mod zeromq_common;
+use zeromq_common::{CaptureInfo, Color, capture, endpoint};
 
 fn push_socket(endpoint: &str) -> (zmq::Context, zmq::Socket) {
     let ctx = zmq::Context::new();

@@ -622,7 +622,7 @@ fn a_stopped_subscriber_does_not_stall_the_others() {
     let stats = proxy.stats();
     assert_eq!(stats.messages_forwarded, N as u64);
     assert!(
-        stats.messages_dropped > 0,
+        stats.stalls > 0 && stats.messages_lossy > 0,
         "drops for the stopped one: {stats:?}"
     );
     drop(stopped);

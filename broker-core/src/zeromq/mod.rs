@@ -47,7 +47,7 @@ pub use membership::{ClusterEvent, NodeType};
 #[cfg(feature = "zeromq")]
 pub use node::{ClusterEvents, NodeOptions, NodeStats, ZmqNode};
 #[cfg(feature = "zeromq")]
-pub use proxy::{ProxyOptions, ProxyStats, ZmqProxy};
+pub use proxy::{DEFAULT_STALL_TIMEOUT, LOSSY_PERIOD, ProxyOptions, ProxyStats, ZmqProxy};
 
 #[cfg(feature = "zeromq")]
 use crate::runtime::EndpointError;
@@ -171,6 +171,14 @@ impl Default for Limits {
             max_cluster_topics: 1 << 16,
         }
     }
+}
+
+/// Sets `XPUB_NODROP` on an XPUB socket (the `zmq` crate has no setter):
+/// with it, a send fails with `EAGAIN`, or blocks, instead of dropping the
+/// message when a subscriber's queue is full.
+#[cfg(feature = "zeromq")]
+pub fn set_xpub_nodrop(socket: &mut zmq::Socket, on: bool) -> Result<(), ZmqError> {
+    sys::set_int_option(socket, zmq_sys::ZMQ_XPUB_NODROP, i32::from(on))
 }
 
 /// This host's name, for node ids (dots replaced: see [`default_node_id`]).

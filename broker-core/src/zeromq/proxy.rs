@@ -3,14 +3,19 @@
 //! thread.
 //!
 //! Unlike Zeek's proxy (libzmq's `zmq_proxy_steerable` with `XPUB_NODROP`),
-//! a subscriber that stops reading never stalls the others: each
-//! subscriber's pipe holds at most `hwm` messages, and what does not fit is
-//! dropped for that subscriber only, and counted.
+//! a subscriber that stops reading stalls the others for at most
+//! [`ProxyOptions::stall_timeout`]: each subscriber's queue holds at most
+//! `hwm` messages; when one is full, forwarding waits (the publishers feel
+//! it, as with Zeek's proxy) until it has room or the stall timeout passes;
+//! then the proxy forwards without waiting for [`LOSSY_PERIOD`], which drops
+//! for the full subscriber only, and tries again. The stalls and the
+//! messages forwarded meanwhile are counted.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use super::keys::{self, CurveKeys};
 use super::sys::{Stop, WakeFd, Zap, set_int_option, wake_pair};
@@ -19,6 +24,13 @@ use super::{Limits, ZmqError};
 
 /// Messages moved per socket per poll round, for fairness between them.
 const READ_BATCH: usize = 1000;
+
+/// How long the proxy forwards without waiting for a full subscriber once
+/// one has stalled, before it waits for full queues again.
+pub const LOSSY_PERIOD: Duration = Duration::from_millis(500);
+
+/// The default of [`ProxyOptions::stall_timeout`].
+pub const DEFAULT_STALL_TIMEOUT: Duration = Duration::from_millis(50);
 
 /// Settings of a proxy.
 #[derive(Clone, Debug)]
@@ -39,6 +51,10 @@ pub struct ProxyOptions {
     pub limits: Limits,
     /// libzmq I/O threads (Zeek's `proxy_io_threads`, 2).
     pub io_threads: i32,
+    /// How long forwarding waits for a subscriber whose queue is full before
+    /// it drops for that subscriber (default 50 ms; Zeek's proxy waits
+    /// forever).
+    pub stall_timeout: Duration,
 }
 
 impl ProxyOptions {
@@ -50,6 +66,7 @@ impl ProxyOptions {
             curve: None,
             limits: Limits::default(),
             io_threads: 2,
+            stall_timeout: DEFAULT_STALL_TIMEOUT,
         }
     }
 }
@@ -62,9 +79,13 @@ pub struct ProxyStats {
     pub messages_forwarded: u64,
     /// Their bytes (all frames).
     pub bytes_forwarded: u64,
-    /// Messages that at least one subscriber did not get because its queue
-    /// was full (the others got them).
-    pub messages_dropped: u64,
+    /// Times a subscriber's full queue held forwarding up for the whole
+    /// stall timeout (then the proxy forwarded without waiting for a while).
+    pub stalls: u64,
+    /// Messages forwarded without waiting for full queues, after a stall:
+    /// a subscriber whose queue was full lost those of them it subscribed
+    /// to (libzmq does not say which ones; the others got them all).
+    pub messages_lossy: u64,
     /// Subscription messages forwarded from subscribers to publishers.
     pub subscriptions_forwarded: u64,
     /// Their bytes.
@@ -80,7 +101,8 @@ pub struct ProxyStats {
 struct Counters {
     messages_forwarded: AtomicU64,
     bytes_forwarded: AtomicU64,
-    messages_dropped: AtomicU64,
+    stalls: AtomicU64,
+    messages_lossy: AtomicU64,
     subscriptions_forwarded: AtomicU64,
     subscription_bytes: AtomicU64,
     subscriptions_refused: AtomicU64,
@@ -156,6 +178,8 @@ impl ZmqProxy {
             counters: counters.clone(),
             topics: HashMap::new(),
             max_topics: limits.max_cluster_topics,
+            stall_timeout: options.stall_timeout,
+            lossy_until: None,
         };
         let thread = std::thread::Builder::new()
             .name("broker-zmq-proxy".into())
@@ -187,7 +211,8 @@ impl ZmqProxy {
         ProxyStats {
             messages_forwarded: get(&c.messages_forwarded),
             bytes_forwarded: get(&c.bytes_forwarded),
-            messages_dropped: get(&c.messages_dropped),
+            stalls: get(&c.stalls),
+            messages_lossy: get(&c.messages_lossy),
             subscriptions_forwarded: get(&c.subscriptions_forwarded),
             subscription_bytes: get(&c.subscription_bytes),
             subscriptions_refused: get(&c.subscriptions_refused),
@@ -222,6 +247,10 @@ struct ProxyIo {
     /// and unsubscribe reaches us: `XPUB_VERBOSER`).
     topics: HashMap<Vec<u8>, u64>,
     max_topics: usize,
+    stall_timeout: Duration,
+    /// Set after a stall: until then, `XPUB_NODROP` is off and sends never
+    /// wait.
+    lossy_until: Option<Instant>,
 }
 
 impl ProxyIo {
@@ -288,28 +317,41 @@ impl ProxyIo {
         }
     }
 
-    /// Sends one message. With NODROP on, the first frame fails when some
-    /// matching subscriber's queue is full; then the message goes out again
-    /// with NODROP off, which delivers it to everyone with room.
+    /// Sends one message. Normally `XPUB_NODROP` is on: the first frame
+    /// fails with `EAGAIN` while a matching subscriber's queue is full, and
+    /// the send is retried (subscriptions keep flowing meanwhile) for up to
+    /// the stall timeout. After that, `XPUB_NODROP` goes off for
+    /// [`LOSSY_PERIOD`]: libzmq then delivers to everyone with room and
+    /// drops for the full subscriber.
     fn send(&mut self, frames: &mut Vec<zmq::Message>) -> bool {
+        if self.lossy_until.is_some_and(|t| Instant::now() >= t) {
+            self.lossy_until = None;
+            let _ = set_int_option(&mut self.xpub, zmq_sys::ZMQ_XPUB_NODROP, 1);
+        }
+        if self.lossy_until.is_some() {
+            self.counters.messages_lossy.fetch_add(1, Ordering::Relaxed);
+        }
         let n = frames.len();
-        let first_flags = if n > 1 { zmq::SNDMORE } else { 0 };
-        let first = zmq::Message::from(&frames[0][..]);
-        match self.xpub.send(first, zmq::DONTWAIT | first_flags) {
-            Ok(()) => {}
-            Err(zmq::Error::EAGAIN) => {
-                self.counters
-                    .messages_dropped
-                    .fetch_add(1, Ordering::Relaxed);
-                let _ = set_int_option(&mut self.xpub, zmq_sys::ZMQ_XPUB_NODROP, 0);
-                let first = zmq::Message::from(&frames[0][..]);
-                let sent = self.xpub.send(first, zmq::DONTWAIT | first_flags);
-                let _ = set_int_option(&mut self.xpub, zmq_sys::ZMQ_XPUB_NODROP, 1);
-                if sent.is_err() {
-                    return false;
-                }
+        let first_flags = zmq::DONTWAIT | if n > 1 { zmq::SNDMORE } else { 0 };
+        let mut stalled_since: Option<Instant> = None;
+        loop {
+            let first = zmq::Message::from(&frames[0][..]);
+            match self.xpub.send(first, first_flags) {
+                Ok(()) => break,
+                Err(zmq::Error::EAGAIN) => {}
+                Err(_) => return false,
             }
-            Err(_) => return false,
+            let since = *stalled_since.get_or_insert_with(Instant::now);
+            if since.elapsed() >= self.stall_timeout || self.stop.is_stopped() {
+                self.counters.stalls.fetch_add(1, Ordering::Relaxed);
+                self.counters.messages_lossy.fetch_add(1, Ordering::Relaxed);
+                let _ = set_int_option(&mut self.xpub, zmq_sys::ZMQ_XPUB_NODROP, 0);
+                self.lossy_until = Some(Instant::now() + LOSSY_PERIOD);
+                continue;
+            }
+            // Wait a little for room; keep subscriptions (and ZAP) going.
+            let _ = self.xpub.poll(zmq::POLLIN, 1);
+            self.forward_subscriptions();
         }
         for (i, msg) in frames.drain(..).enumerate().skip(1) {
             let flags = if i + 1 < n { zmq::SNDMORE } else { 0 };

@@ -163,7 +163,7 @@ fn a_logger_ships_records_over_push_to_a_pull_logger() {
             assert_eq!(got.n, r.n);
         }
         assert_eq!(pull.stats().batches, 1, "one batch of three");
-        assert_eq!(pusher.stats().1, 3);
+        eventually("the pusher counted", || pusher.stats().1 == 3).await;
     });
 }
 
@@ -312,8 +312,8 @@ fn two_nodes_say_hello_and_exchange_events_through_the_proxy() {
         // Unsubscribing shrinks the cluster subscription: b's publications
         // stop going out.
         drop(inbox);
-        let sent = node_b.stats().messages_out;
         tokio::time::sleep(Duration::from_millis(300)).await;
+        let sent = node_b.stats().messages_out;
         for i in 0..10u64 {
             b.publish("/demo/x", Data::Count(i)).await.unwrap();
         }
@@ -508,20 +508,16 @@ fn the_node_reports_bad_messages_and_goes_on() {
                 b"broker-json-v1".to_vec(),
                 b"{".to_vec(),
             ],
-            vec![
-                vec![0xff, 0xfe],
-                b"z".to_vec(),
-                b"broker-bin-v1".to_vec(),
-                good[3].clone(),
-            ],
+            // Many frames: counted and discarded, not kept.
+            std::iter::once(t.clone())
+                .chain(std::iter::repeat_n(vec![0u8; 16], 999))
+                .collect(),
         ];
-        // 0xff 0xfe as a topic: the XSUB filter does not match it, so use
-        // the subscribed prefix for the rest and check what arrives.
-        for frames in &bad[..5] {
+        for frames in &bad {
             zeek.xpub.send_multipart(frames, 0).unwrap();
         }
         zeek.xpub.send_multipart(&good, 0).unwrap();
-        for _ in 0..5 {
+        for _ in 0..6 {
             match errors.recv_timeout(WAIT).await.unwrap() {
                 StatusEvent::Error(e) => assert_eq!(e.code, ErrorCode::DeserializationFailed),
                 other => panic!("{other:?}"),
@@ -529,7 +525,7 @@ fn the_node_reports_bad_messages_and_goes_on() {
         }
         let msg = inbox.recv_timeout(WAIT).await.unwrap();
         assert_eq!(msg.data, Data::Count(7));
-        assert_eq!(node.stats().errors, 5);
+        assert_eq!(node.stats().errors, 6);
         // Our own id in the sender frame: dropped silently, as Zeek does.
         let mut echo = good.to_vec();
         echo[1] = node.id().as_bytes().to_vec();

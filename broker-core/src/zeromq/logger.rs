@@ -9,8 +9,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::mpsc;
 
 use super::keys::{self, CurveKeys};
-use super::sys::{Stop, Zap, wake_pair};
-use super::wire::{LogBatch, LogBatchHead, LogMessage, log_frames};
+use super::sys::{Stop, Zap, recv_bounded, wake_pair};
+use super::wire::{LogBatch, LogBatchHead, LogMessage, WireError, log_frames};
 use super::{Limits, ZmqError};
 use crate::data::{EnumValue, Timestamp};
 use crate::logs::format::encode_value;
@@ -241,12 +241,21 @@ fn pull_loop(
         }
         // Drain the socket, a bounded number per round for fairness.
         for _ in 0..100 {
-            let Ok(frames) = pull.recv_multipart(zmq::DONTWAIT) else {
+            let Some(msg) = recv_bounded(pull, 4) else {
                 break;
             };
-            let size: usize = frames.iter().map(Vec::len).sum();
-            counters.bytes.fetch_add(size as u64, Ordering::Relaxed);
-            let pulled = match LogMessage::decode(&frames) {
+            counters
+                .bytes
+                .fetch_add(msg.bytes as u64, Ordering::Relaxed);
+            let decoded = if msg.count == 4 {
+                LogMessage::decode(&msg.frames)
+            } else {
+                Err(WireError::FrameCount {
+                    expected: 4,
+                    found: msg.count,
+                })
+            };
+            let pulled = match decoded {
                 Ok(msg) => {
                     counters.batches.fetch_add(1, Ordering::Relaxed);
                     counters

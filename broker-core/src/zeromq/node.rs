@@ -10,8 +10,8 @@ use tokio::sync::{broadcast, mpsc, watch};
 
 use super::keys::{self, CurveKeys};
 use super::membership::{ClusterEvent, Membership, NodeType, Output, nodeid_topic};
-use super::sys::{Stop, WakeFd, Waker, set_int_option, wake_pair};
-use super::wire::{EventFormat, EventMessage, Subscription, encode_event};
+use super::sys::{Stop, WakeFd, Waker, recv_bounded, set_int_option, wake_pair};
+use super::wire::{EventFormat, EventMessage, Subscription, WireError, encode_event};
 use super::{Limits, ZmqError, default_node_id};
 use crate::data::Data;
 use crate::runtime::{Endpoint, EndpointInfo, ErrorEvent, LocalClient, NetworkInfo, WeakEndpoint};
@@ -640,16 +640,24 @@ impl NodeIo {
 
     fn read_xsub(&mut self) {
         for _ in 0..READ_BATCH {
-            let Ok(frames) = self.xsub.recv_multipart(zmq::DONTWAIT) else {
+            let Some(msg) = recv_bounded(&self.xsub, 4) else {
                 return;
             };
-            let size: usize = frames.iter().map(Vec::len).sum();
-            add(&self.counters.bytes_in, size as u64);
-            if frames.len() == 4 && frames[1] == self.id.as_bytes() {
+            add(&self.counters.bytes_in, msg.bytes as u64);
+            let frames = msg.frames;
+            if msg.count == 4 && frames[1] == self.id.as_bytes() {
                 add(&self.counters.echoes, 1);
                 continue;
             }
-            let msg = match EventMessage::decode(&frames) {
+            let decoded = if msg.count == 4 {
+                EventMessage::decode(&frames)
+            } else {
+                Err(WireError::FrameCount {
+                    expected: 4,
+                    found: msg.count,
+                })
+            };
+            let msg = match decoded {
                 Ok(msg) => msg,
                 Err(e) => {
                     self.error(format!("dropped a message from the cluster: {e}"));
@@ -669,17 +677,17 @@ impl NodeIo {
 
     fn read_xpub(&mut self) {
         for _ in 0..READ_BATCH {
-            let Ok(frames) = self.xpub.recv_multipart(zmq::DONTWAIT) else {
+            let Some(msg) = recv_bounded(&self.xpub, 1) else {
                 return;
             };
-            let [frame] = frames.as_slice() else {
+            if msg.count != 1 {
                 self.error(format!(
                     "dropped a subscription message of {} frames",
-                    frames.len()
+                    msg.count
                 ));
                 continue;
-            };
-            match Subscription::decode(frame) {
+            }
+            match Subscription::decode(&msg.frames[0]) {
                 Ok(Some(Subscription::Subscribe(topic))) => self.on_cluster_subscribe(topic),
                 Ok(Some(Subscription::Unsubscribe(topic))) => self.on_cluster_unsubscribe(topic),
                 Ok(None) => {}

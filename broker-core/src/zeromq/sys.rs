@@ -83,6 +83,36 @@ pub(crate) fn curve_public(secret: &CurveKey) -> Result<CurveKey, ZmqError> {
     CurveKey::from_z85("public key", text)
 }
 
+/// One message read without waiting: at most `keep` frames are kept (the
+/// rest are read and discarded), with the message's frame count and size.
+/// `None` when no message is waiting.
+pub(crate) struct Received {
+    pub(crate) frames: Vec<Vec<u8>>,
+    pub(crate) count: usize,
+    pub(crate) bytes: usize,
+}
+
+pub(crate) fn recv_bounded(socket: &zmq::Socket, keep: usize) -> Option<Received> {
+    let mut msg = zmq::Message::new();
+    socket.recv(&mut msg, zmq::DONTWAIT).ok()?;
+    let mut received = Received {
+        frames: Vec::with_capacity(keep.min(8)),
+        count: 0,
+        bytes: 0,
+    };
+    loop {
+        received.count += 1;
+        received.bytes += msg.len();
+        if received.frames.len() < keep {
+            received.frames.push(msg.to_vec());
+        }
+        // The other parts of a message arrive with its first.
+        if !msg.get_more() || socket.recv(&mut msg, zmq::DONTWAIT).is_err() {
+            return Some(received);
+        }
+    }
+}
+
 /// Wakes an I/O thread from its `zmq::poll` (the writing end of a socket
 /// pair whose reading end the thread polls).
 #[derive(Debug)]

@@ -745,3 +745,50 @@ fn a_bridge_forwards_between_broker_peers_and_the_cluster_once() {
         drop(member_node);
     });
 }
+
+#[test]
+fn a_bridge_serves_websocket_clients_from_the_cluster() {
+    use broker_core::websocket::{ClientEvent, ClientOptions, WebSocketClient};
+    let proxy = proxy();
+    let (bridge, member) = (endpoint(), endpoint());
+    bridge.block_on(async {
+        let port = bridge.listen_websocket("127.0.0.1", 0).await.unwrap();
+        let url = format!("ws://127.0.0.1:{port}/v1/messages/json");
+        let mut ws = WebSocketClient::connect(&url, ["ws.from-cluster"], ClientOptions::default())
+            .await
+            .unwrap();
+        let _bridge_node = join(&bridge, &proxy, "ws-bridge").await;
+        let _member_node = join(&member, &proxy, "ws-member").await;
+        let mut at_member = member.subscribe(["ws.to-cluster"]).await.unwrap();
+        // Cluster → WebSocket client.
+        let mut got = false;
+        for i in 0..100u64 {
+            member
+                .publish("ws.from-cluster", Data::Count(i))
+                .await
+                .unwrap();
+            if let Ok(Some(ClientEvent::Message(msg))) =
+                tokio::time::timeout(Duration::from_millis(100), ws.recv()).await
+            {
+                assert_eq!(msg.topic.as_str(), "ws.from-cluster");
+                got = true;
+                break;
+            }
+        }
+        assert!(got, "nothing reached the WebSocket client");
+        // WebSocket client → cluster.
+        let mut got = false;
+        for i in 0..100u64 {
+            ws.publish("ws.to-cluster", Data::Count(i)).await.unwrap();
+            if at_member
+                .recv_timeout(Duration::from_millis(100))
+                .await
+                .is_some()
+            {
+                got = true;
+                break;
+            }
+        }
+        assert!(got, "nothing reached the cluster member");
+    });
+}

@@ -316,9 +316,21 @@ impl LocalClient {
     /// Publishes for the client; waits while peers' queues are full, like
     /// [`Endpoint::publish`](super::Endpoint::publish).
     pub(crate) async fn publish(&self, topic: Topic, data: Data) -> Result<(), EndpointError> {
+        let payload = bin::encode(&data);
+        self.publish_encoded(topic, payload, data).await
+    }
+
+    /// [`LocalClient::publish`] with the value's bin v1 bytes at hand (a
+    /// gateway that received them), so that they are not encoded again.
+    pub(crate) async fn publish_encoded(
+        &self,
+        topic: Topic,
+        payload: Vec<u8>,
+        data: Data,
+    ) -> Result<(), EndpointError> {
         let msg = Publish {
             topic,
-            payload: bin::encode(&data),
+            payload,
             source: Some((self.id, data)),
         };
         self.link

@@ -117,7 +117,8 @@ fn add(counter: &AtomicU64, n: u64) {
 
 /// What the I/O thread hands to the endpoint.
 enum Inbound {
-    Message(Topic, Data),
+    /// A message, with its bin v1 bytes when it came as `broker-bin-v1`.
+    Message(Topic, Data, Option<Vec<u8>>),
     ClusterSubscribe(Topic),
     ClusterUnsubscribe(Topic),
     Cluster(ClusterEvent),
@@ -468,8 +469,12 @@ async fn inbound(
 ) {
     while let Some(item) = rx.recv().await {
         match item {
-            Inbound::Message(topic, data) => {
-                if client.publish(topic, data).await.is_err() {
+            Inbound::Message(topic, data, payload) => {
+                let sent = match payload {
+                    Some(payload) => client.publish_encoded(topic, payload, data).await,
+                    None => client.publish(topic, data).await,
+                };
+                if sent.is_err() {
                     break;
                 }
             }
@@ -657,6 +662,7 @@ impl NodeIo {
                     found: msg.count,
                 })
             };
+            let mut frames = frames;
             let msg = match decoded {
                 Ok(msg) => msg,
                 Err(e) => {
@@ -671,7 +677,11 @@ impl NodeIo {
                 self.apply(outputs);
             }
             add(&self.counters.messages_in, 1);
-            self.deliver(Inbound::Message(msg.topic, msg.data));
+            // bin v1 bytes that decoded are what the endpoint would encode
+            // again: hand them over.
+            let payload =
+                (msg.format == EventFormat::BinV1).then(|| std::mem::take(&mut frames[3]));
+            self.deliver(Inbound::Message(msg.topic, msg.data, payload));
         }
     }
 

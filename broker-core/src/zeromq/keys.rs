@@ -20,10 +20,13 @@ const Z85_ALPHABET: &str =
 /// A CURVE key: 32 bytes, written as 40 characters of Z85.
 ///
 /// ```
-/// use broker_core::zeromq::CurveKey;
+/// use broker_core::zeromq::{CurveKey, CurveKeys};
 ///
-/// let key = CurveKey::from_z85("server public key", "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7").unwrap();
-/// assert_eq!(key.to_z85(), "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7");
+/// let keys = CurveKeys::generate().unwrap();
+/// let text = keys.server_public.as_ref().unwrap().to_z85();
+/// assert_eq!(text.len(), 40);
+/// let key = CurveKey::from_z85("server public key", &text).unwrap();
+/// assert_eq!(Some(key), keys.server_public);
 /// assert!(CurveKey::from_z85("key", "too short").is_err());
 /// ```
 #[derive(Clone, PartialEq, Eq)]

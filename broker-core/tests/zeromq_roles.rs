@@ -17,6 +17,7 @@ use broker_core::zeromq::{CurveKeys, LogPusherOptions, LoggerOptions, ZmqError};
 const WAIT: Duration = Duration::from_secs(10);
 
 mod zeromq_common;
+use broker_core::options::Options;
 use zeromq_common::{CaptureInfo, Color, capture, endpoint};
 
 fn push_socket(endpoint: &str) -> (zmq::Context, zmq::Socket) {
@@ -790,5 +791,52 @@ fn a_bridge_serves_websocket_clients_from_the_cluster() {
             }
         }
         assert!(got, "nothing reached the cluster member");
+    });
+}
+
+#[test]
+fn what_the_node_queue_drops_is_counted_and_the_rest_arrives() {
+    let proxy = proxy();
+    let ep = Endpoint::new(Options {
+        disable_ssl: true,
+        peer_buffer_size: 8,
+        ..Options::default()
+    })
+    .unwrap();
+    ep.block_on(async {
+        let node = join(&ep, &proxy, "rust-burst").await;
+        let zeek = RawNode::connect(&proxy, None);
+        zeek.xsub.set_rcvhwm(0).unwrap();
+        zeek.subscribe("burst.");
+        // Wait until the node forwards under the topic.
+        let mut i = 0u64;
+        loop {
+            ep.publish("burst.probe", Data::Count(i)).await.unwrap();
+            i += 1;
+            if zeek.recv(Duration::from_millis(50)).is_some() {
+                break;
+            }
+            assert!(i < 200, "the subscription never arrived");
+        }
+        while zeek.recv(Duration::from_millis(100)).is_some() {}
+        let before = node.stats();
+        const N: u64 = 20_000;
+        for i in 0..N {
+            ep.publish("burst.x", Data::Count(i)).await.unwrap();
+        }
+        ep.flush(WAIT).await.unwrap();
+        node.flush(WAIT).await.unwrap();
+        let mut received = 0u64;
+        while zeek.recv(Duration::from_millis(500)).is_some() {
+            received += 1;
+        }
+        let after = node.stats();
+        let dropped = after.dropped_out - before.dropped_out;
+        assert_eq!(
+            received + dropped,
+            N,
+            "received {received}, dropped {dropped}"
+        );
+        assert_eq!(after.messages_out - before.messages_out, received);
     });
 }

@@ -94,6 +94,10 @@ pub struct NodeStats {
     pub echoes: u64,
     /// Cluster topics ignored beyond [`Limits::max_cluster_topics`].
     pub topics_refused: u64,
+    /// Messages for the cluster that the node's queue dropped by the
+    /// endpoint's `overflow_policy` (it holds `peer_buffer_size` messages;
+    /// local publishers never wait for it).
+    pub dropped_out: u64,
 }
 
 #[derive(Default, Debug)]
@@ -257,6 +261,7 @@ impl ZmqNode {
             errors: get(&c.errors),
             echoes: get(&c.echoes),
             topics_refused: get(&c.topics_refused),
+            dropped_out: self.client.queue().dropped(),
         }
     }
 }

@@ -307,6 +307,13 @@ async fn send(args: SendArgs) -> anyhow::Result<()> {
         if sent.is_multiple_of(1024) && deadline.is_some_and(|d| Instant::now() >= d) {
             break;
         }
+        // A ZeroMQ node never slows publishers down by itself: wait for
+        // room, as Broker peering's flow control would.
+        if let Some(node) = &node
+            && sent.is_multiple_of(64)
+        {
+            node.wait_for_room().await;
+        }
         ep.publish(THROUGHPUT_TOPIC, event.clone()).await?;
         sent += 1;
     }

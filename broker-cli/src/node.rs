@@ -14,7 +14,7 @@ use broker_core::status::StatusCode;
 use broker_core::topic::Topic;
 use broker_core::websocket::{ServerOptions, WebSocketServer};
 use broker_core::zeek::Event;
-use broker_core::zeromq::{ClusterEvent, Limits, LoggerOptions, NodeOptions, NodeType};
+use broker_core::zeromq::{ClusterEvent, Limits, LoggerOptions, NodeOptions, NodeType, ZmqNode};
 use clap::Args;
 use serde_json::{Value, json};
 use tokio::io::AsyncBufReadExt;
@@ -305,8 +305,14 @@ fn write_ready_file(path: &PathBuf, text: &str) -> anyhow::Result<()> {
 }
 
 /// Reads data messages from stdin and publishes them, one per line, once
-/// a native peer or a WebSocket client is there.
-async fn publish_stdin(ep: Endpoint, peers: Arc<PeerCount>, websocket: Option<WebSocketServer>) {
+/// a native peer, a WebSocket client or the ZeroMQ cluster is there; as
+/// fast as the peers, and the ZeroMQ node, take them.
+async fn publish_stdin(
+    ep: Endpoint,
+    peers: Arc<PeerCount>,
+    websocket: Option<WebSocketServer>,
+    zmq_node: Option<Arc<ZmqNode>>,
+) {
     let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
     let mut number = 0u64;
     loop {
@@ -328,6 +334,10 @@ async fn publish_stdin(ep: Endpoint, peers: Arc<PeerCount>, websocket: Option<We
                 // Nothing is published into the void: wait for a peer or
                 // a WebSocket client.
                 peers.wait_for_peer(websocket.as_ref()).await;
+                // A ZeroMQ node never slows publishers down by itself.
+                if let Some(node) = &zmq_node {
+                    node.wait_for_room().await;
+                }
                 if ep.publish(topic, data).await.is_err() {
                     return;
                 }
@@ -428,7 +438,12 @@ pub(crate) async fn run_node(args: NodeArgs) -> anyhow::Result<()> {
             }
         });
     }
-    let mut stdin_task = tokio::spawn(publish_stdin(ep.clone(), peers.clone(), websocket));
+    let mut stdin_task = tokio::spawn(publish_stdin(
+        ep.clone(),
+        peers.clone(),
+        websocket,
+        zmq_node.clone(),
+    ));
     let mut stdin_open = true;
     let mut written = 0u64;
     let signal = shutdown_signal();

@@ -261,3 +261,67 @@ fn a_curve_proxy_with_mismatched_keys_refuses_to_start() {
     );
     assert_eq!(err.lines().count(), 1, "{err}");
 }
+
+#[test]
+fn a_burst_of_stdin_lines_reaches_the_cluster_completely() {
+    const N: usize = 20_000;
+    let (_proxy, xsub, xpub) = proxy();
+    let connect = format!("{xsub},{xpub}");
+    let mut receiver = Proc::spawn(
+        broker()
+            .args(["node", "--disable-ssl", "--subscribe", "zeek.burst."])
+            .args([
+                "--zeromq-connect",
+                &connect,
+                "--zeromq-node",
+                "burst-receiver",
+            ])
+            .args(["--exit-after", &N.to_string()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped()),
+    );
+    let received = lines(receiver.child().stdout.take().unwrap());
+    let mut sender = Proc::spawn(
+        broker()
+            .args(["node", "--disable-ssl", "--status", "--exit-on-eof"])
+            .args([
+                "--zeromq-connect",
+                &connect,
+                "--zeromq-node",
+                "burst-sender",
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped()),
+    );
+    let statuses = lines(sender.child().stdout.take().unwrap());
+    wait_for(&statuses, "node_up", |v| v["event"] == "node_up");
+    // The receiver's subscription travels apart from its hello: give it time.
+    std::thread::sleep(Duration::from_millis(500));
+    let mut stdin = sender.child().stdin.take().unwrap();
+    let writer = std::thread::spawn(move || {
+        for i in 0..N {
+            writeln!(
+                stdin,
+                r#"{{"topic":"zeek.burst.x","@data-type":"count","data":{i}}}"#
+            )
+            .unwrap();
+        }
+    });
+    let mut seen = 0;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while seen < N {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match received.recv_timeout(left) {
+            Ok(v) if v["type"] == "data-message" => {
+                assert_eq!(v["data"], seen, "in order, none lost");
+                seen += 1;
+            }
+            Ok(_) => {}
+            Err(_) => panic!("{seen} of {N} lines arrived"),
+        }
+    }
+    writer.join().unwrap();
+    let out = receiver.finish();
+    assert!(out.status.success());
+    assert!(sender.finish().status.success());
+}

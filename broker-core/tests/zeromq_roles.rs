@@ -840,3 +840,41 @@ fn what_the_node_queue_drops_is_counted_and_the_rest_arrives() {
         assert_eq!(after.messages_out - before.messages_out, received);
     });
 }
+
+#[test]
+fn a_publisher_that_waits_for_room_loses_nothing() {
+    // The default queue (8,192 messages): half of it is more than what can
+    // be on its way to the node when `wait_for_room` returns.
+    let proxy = proxy();
+    let ep = endpoint();
+    ep.block_on(async {
+        let node = join(&ep, &proxy, "rust-room").await;
+        let zeek = RawNode::connect(&proxy, None);
+        zeek.xsub.set_rcvhwm(0).unwrap();
+        zeek.subscribe("room.");
+        let mut i = 0u64;
+        loop {
+            ep.publish("room.probe", Data::Count(i)).await.unwrap();
+            i += 1;
+            if zeek.recv(Duration::from_millis(50)).is_some() {
+                break;
+            }
+            assert!(i < 200, "the subscription never arrived");
+        }
+        while zeek.recv(Duration::from_millis(100)).is_some() {}
+        let before = node.stats().dropped_out;
+        const N: u64 = 100_000;
+        for i in 0..N {
+            node.wait_for_room().await;
+            ep.publish("room.x", Data::Count(i)).await.unwrap();
+        }
+        ep.flush(WAIT).await.unwrap();
+        node.flush(WAIT).await.unwrap();
+        let mut received = 0u64;
+        while zeek.recv(Duration::from_millis(500)).is_some() {
+            received += 1;
+        }
+        assert_eq!(node.stats().dropped_out - before, 0);
+        assert_eq!(received, N);
+    });
+}

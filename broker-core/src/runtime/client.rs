@@ -206,9 +206,13 @@ impl ClientQueue {
     }
 
     /// Messages waiting now.
-    #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.lock().items.len()
+    }
+
+    /// How many messages make the queue full.
+    pub(crate) fn capacity(&self) -> usize {
+        self.capacity
     }
 
     /// Whether no message is waiting.

@@ -230,6 +230,25 @@ impl ZmqNode {
         }
     }
 
+    /// Waits until the node's queue is less than half full (counting what
+    /// its thread holds). Local publishers never wait for a ZeroMQ node on
+    /// their own (its queue drops by the overflow policy when full); a
+    /// publisher that must not lose messages to a slow cluster calls this
+    /// before publishing, as `broker node` does for its stdin. Publications
+    /// on their way through the endpoint (up to about 1,300) are not seen
+    /// yet: this keeps the queue from overflowing when `peer_buffer_size`
+    /// is at least 2,600 (the default is 8,192).
+    pub async fn wait_for_room(&self) {
+        let queue = self.client.queue();
+        let limit = (queue.capacity() / 2).max(1);
+        while queue.len() + self.counters.pending.load(Ordering::SeqCst) as usize >= limit {
+            if self.stop.is_stopped() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
+
     /// Node up and down events from now on.
     pub fn cluster_events(&self) -> ClusterEvents {
         ClusterEvents {

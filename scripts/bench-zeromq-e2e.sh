@@ -18,7 +18,7 @@ for round in 1 2 3; do
   run "round $round broker-rs-proxy" $(sed -n 1p /tmp/pr) $(sed -n 2p /tmp/pr)
   kill -INT $PP; wait $PP; echo "round $round broker-rs stats $(tail -1 /tmp/proxy.out)"
   $PY broker-core/tests/zeromq_interop.py proxy --seconds 300 > /tmp/pyproxy.out & YP=$!
-  while [ ! -s /tmp/pyproxy.out ]; do sleep 0.05; done
+  until grep -q "}" /tmp/pyproxy.out 2>/dev/null; do sleep 0.05; done
   run "round $round libzmq-proxy" $(python3 -c "import json;print(json.load(open('/tmp/pyproxy.out'))['xsub'])") $(python3 -c "import json;print(json.load(open('/tmp/pyproxy.out'))['xpub'])")
   kill $YP; wait $YP 2>/dev/null
 done

@@ -12,7 +12,7 @@ for round in 1 2 3 4 5; do
   for k in 1 2; do echo "round $round broker-rs k=$k $($B bench proxy --zeromq-connect $X,$P --events 1000000 --subscribers $k)"; done
   kill -INT $PP; wait $PP; echo "round $round broker-rs stats $(tail -1 /tmp/proxy.out)"
   $PY broker-core/tests/zeromq_interop.py proxy --seconds 120 > /tmp/pyproxy.out & YP=$!
-  while [ ! -s /tmp/pyproxy.out ]; do sleep 0.05; done
+  until grep -q "}" /tmp/pyproxy.out 2>/dev/null; do sleep 0.05; done
   X=$(python3 -c "import json;print(json.load(open('/tmp/pyproxy.out'))['xsub'])"); P=$(python3 -c "import json;print(json.load(open('/tmp/pyproxy.out'))['xpub'])")
   for k in 1 2; do echo "round $round libzmq k=$k $($B bench proxy --zeromq-connect $X,$P --events 1000000 --subscribers $k)"; done
   kill $YP; wait $YP 2>/dev/null

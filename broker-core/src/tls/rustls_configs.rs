@@ -23,15 +23,35 @@ use crate::options::Options;
 
 // ---- default mode ---------------------------------------------------------
 
+/// A self-signed certificate generated for this endpoint's lifetime, and its
+/// key (PKCS#8).
+pub(super) struct Ephemeral {
+    pub(super) certificate: CertificateDer<'static>,
+    pub(super) key: PrivatePkcs8KeyDer<'static>,
+}
+
+impl Ephemeral {
+    pub(super) fn generate() -> Result<Ephemeral, TlsError> {
+        let generated =
+            rcgen::generate_simple_self_signed(vec![PLACEHOLDER_SERVER_NAME.to_owned()])
+                .map_err(config_error)?;
+        Ok(Ephemeral {
+            certificate: generated.cert.der().clone(),
+            key: PrivatePkcs8KeyDer::from(generated.signing_key.serialize_der()),
+        })
+    }
+}
+
+/// The default mode on rustls: each side presents `ephemeral` and accepts any
+/// certificate whose key signed the handshake. The server asks for a client
+/// certificate but does not insist, so clients without one (Broker's
+/// anonymous client offers TLS 1.3 too) are served as well.
 pub(super) fn unauthenticated(
     provider: &Arc<CryptoProvider>,
+    ephemeral: &Ephemeral,
 ) -> Result<(ClientConfig, ServerConfig, ServerConfig), TlsError> {
-    let generated = rcgen::generate_simple_self_signed(vec![PLACEHOLDER_SERVER_NAME.to_owned()])
-        .map_err(config_error)?;
-    let chain = vec![generated.cert.der().clone()];
-    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
-        generated.signing_key.serialize_der(),
-    ));
+    let chain = vec![ephemeral.certificate.clone()];
+    let key = PrivateKeyDer::Pkcs8(ephemeral.key.clone_key());
     let any = Arc::new(AcceptAnyCertificate(provider.clone()));
     let client = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
@@ -130,6 +150,10 @@ impl ServerCertVerifier for AcceptAnyCertificate {
 }
 
 impl ClientCertVerifier for AcceptAnyCertificate {
+    fn client_auth_mandatory(&self) -> bool {
+        false
+    }
+
     fn root_hint_subjects(&self) -> &[DistinguishedName] {
         &[]
     }

@@ -357,7 +357,7 @@ impl Connector {
         let _ = tcp.set_nodelay(true);
         match (&self.options.tls, t.tls) {
             (Some(tls), true) => {
-                let stream = tls.connect(&t.host, tcp).await?;
+                let stream = tls.connect_rustls(&t.host, tcp).await?;
                 let (ws, ack) = self.handshake(stream).await?;
                 Ok((Conn::Tls(Box::new(ws)), ack))
             }

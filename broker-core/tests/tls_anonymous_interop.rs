@@ -19,7 +19,8 @@ use std::time::Duration;
 use broker_core::data::Data;
 use broker_core::options::{Options, UnauthenticatedTls};
 use broker_core::proto::EndpointId;
-use broker_core::runtime::Endpoint;
+use broker_core::runtime::{Endpoint, EndpointError};
+use broker_core::status::ErrorCode;
 use serde_json::Value;
 
 const WAIT: Duration = Duration::from_secs(15);
@@ -252,4 +253,31 @@ async fn broker_like_client_reaches_an_ephemeral_certificates_endpoint_over_tls1
     ours.shutdown().await.unwrap();
     assert_eq!(side.next("done"), true);
     side.finish();
+}
+
+#[tokio::test]
+async fn ephemeral_certificates_endpoint_dialing_a_broker_like_listener_fails_promptly() {
+    let Some(python) = python() else { return };
+    let side = BrokerSide::spawn(&python, &["listen", "--id", SMALL_ID]);
+    let port = side.next("port").as_u64().expect("a port");
+    let ours = endpoint(UnauthenticatedTls::EphemeralCertificates);
+    let started = std::time::Instant::now();
+    let result = tokio::time::timeout(
+        WAIT,
+        ours.peer_and_wait("127.0.0.1", u16::try_from(port).unwrap(), Duration::ZERO),
+    )
+    .await
+    .expect("the failure is prompt");
+    match result {
+        Err(EndpointError::Peer { code, message, .. }) => {
+            assert_eq!(code, ErrorCode::PeerUnavailable, "{message}");
+            assert!(
+                message.starts_with("TLS handshake failed: received fatal alert: HandshakeFailure"),
+                "{message}"
+            );
+            assert!(message.contains("Broker's anonymous TLS"), "{message}");
+        }
+        other => panic!("expected a TLS failure, got {other:?}"),
+    }
+    assert!(started.elapsed() < Duration::from_secs(5));
 }

@@ -233,7 +233,10 @@ def wait_for_data(sock):
 
 def run(sock, tls12_only, listening):
     ctx = context(listening, tls12_only)
-    tls = ctx.wrap_socket(sock, server_side=listening)
+    try:
+        tls = ctx.wrap_socket(sock, server_side=listening)
+    except (ssl.SSLError, OSError) as e:
+        fail(f"TLS handshake failed: {e}")
     cipher = tls.cipher()
     say(tls={"version": tls.version(), "cipher": cipher[0] if cipher else None,
              "peer_certificate": tls.getpeercert(binary_form=True) is not None})

@@ -5,121 +5,28 @@
 //! directions (Python dials us, we dial Python) and both handshake roles
 //! (the smaller endpoint id is the originator).
 //!
-//! Needs `python3` (or the interpreter in `BROKER_TEST_PYTHON`). Without one
-//! the tests say so and pass, unless `BROKER_REQUIRE_INTEROP` is set, as
-//! `.ci/run` does: there a missing interpreter fails them.
+//! Needs Python (see `tests/interop/mod.rs` for how it is found).
 #![cfg(feature = "openssl")]
 
-use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
-use std::process::{Child, ChildStdout, Command, Stdio};
-use std::sync::mpsc;
+mod interop;
+
 use std::time::Duration;
 
 use broker_core::data::Data;
 use broker_core::options::{Options, UnauthenticatedTls};
 use broker_core::proto::EndpointId;
-use broker_core::runtime::{Endpoint, EndpointError};
+use broker_core::runtime::{Endpoint, EndpointError, Subscriber};
 use broker_core::status::ErrorCode;
-use serde_json::Value;
+use interop::{Script, WAIT};
 
-const WAIT: Duration = Duration::from_secs(15);
 /// Smaller than any random (version 4) id: Python is the originator.
 const SMALL_ID: &str = "00000000000000000000000000000001";
 /// Larger than any random id: we are the originator.
 const LARGE_ID: &str = "ffffffffffffffffffffffffffffff01";
+const SCRIPT: &str = "broker_anonymous_tls.py";
 
-/// The interpreter to use, or `None` (after saying why) to skip.
-fn python() -> Option<PathBuf> {
-    let candidate = std::env::var_os("BROKER_TEST_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("python3"));
-    let works = Command::new(&candidate)
-        .arg("-c")
-        .arg("import ssl")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if works {
-        return Some(candidate);
-    }
-    assert!(
-        std::env::var_os("BROKER_REQUIRE_INTEROP").is_none(),
-        "BROKER_REQUIRE_INTEROP is set but {} cannot run",
-        candidate.display()
-    );
-    eprintln!(
-        "skipped: no usable Python at {} (set BROKER_TEST_PYTHON)",
-        candidate.display()
-    );
-    None
-}
-
-/// The Python side, killed on drop, with its JSON lines on a channel.
-struct BrokerSide {
-    child: Child,
-    lines: mpsc::Receiver<Value>,
-}
-
-impl BrokerSide {
-    fn spawn(python: &PathBuf, args: &[&str]) -> BrokerSide {
-        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("tests")
-            .join("interop")
-            .join("broker_anonymous_tls.py");
-        let mut child = Command::new(python)
-            .arg(script)
-            .args(args)
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("python starts");
-        let stdout: ChildStdout = child.stdout.take().expect("piped stdout");
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                let value = serde_json::from_str(&line).expect("a JSON line");
-                if tx.send(value).is_err() {
-                    return;
-                }
-            }
-        });
-        BrokerSide { child, lines }
-    }
-
-    /// The next line, which must have `key`.
-    fn next(&self, key: &str) -> Value {
-        let line = self
-            .lines
-            .recv_timeout(WAIT)
-            .unwrap_or_else(|_| panic!("python said nothing while we waited for {key:?}"));
-        line.get(key)
-            .unwrap_or_else(|| panic!("expected {key:?}, python said {line}"))
-            .clone()
-    }
-
-    /// Waits for the exit status (0: success).
-    fn finish(mut self) {
-        let deadline = std::time::Instant::now() + WAIT;
-        loop {
-            if let Some(status) = self.child.try_wait().expect("wait") {
-                assert!(status.success(), "python failed: {status}");
-                return;
-            }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "python did not finish"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for BrokerSide {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+fn python() -> Option<std::path::PathBuf> {
+    interop::python(&["ssl"])
 }
 
 fn endpoint(unauthenticated_tls: UnauthenticatedTls) -> Endpoint {
@@ -133,7 +40,7 @@ fn endpoint(unauthenticated_tls: UnauthenticatedTls) -> Endpoint {
 
 /// Checks what Python saw of TLS: Broker's anonymous suite on TLS 1.2, no
 /// certificate from us.
-fn check_anonymous_tls(side: &BrokerSide) {
+fn check_anonymous_tls(side: &Script) {
     let tls = side.next("tls");
     assert_eq!(tls["version"], "TLSv1.2", "{tls}");
     assert_eq!(tls["cipher"], "AECDH-AES256-SHA", "{tls}");
@@ -142,8 +49,7 @@ fn check_anonymous_tls(side: &BrokerSide) {
 
 /// After the handshake: the peering exists on our side under Python's id, a
 /// message from Python arrives, and ours reaches Python.
-async fn exchange(ours: &Endpoint, side: &BrokerSide, python_id: &str) {
-    let mut sub = ours.subscribe(["/rust"]).await.unwrap();
+async fn exchange(ours: &Endpoint, sub: &mut Subscriber, side: &Script, python_id: &str) {
     let peered = side.next("peered");
     assert_eq!(
         peered.as_str(),
@@ -176,12 +82,14 @@ fn hex_to_bytes(text: &str) -> Vec<u8> {
 async fn python_dials_us(python_id: &str, extra: &[&str]) {
     let Some(python) = python() else { return };
     let ours = endpoint(UnauthenticatedTls::Anonymous);
+    // Subscribed before Python can peer: it sends right after the handshake.
+    let mut sub = ours.subscribe(["/rust"]).await.unwrap();
     let port = ours.listen("127.0.0.1", 0).await.unwrap().to_string();
     let mut args = vec!["connect", "--port", &port, "--id", python_id];
     args.extend(extra);
-    let side = BrokerSide::spawn(&python, &args);
+    let side = Script::spawn(&python, SCRIPT, &args);
     check_anonymous_tls(&side);
-    exchange(&ours, &side, python_id).await;
+    exchange(&ours, &mut sub, &side, python_id).await;
     ours.shutdown().await.unwrap();
     assert_eq!(side.next("done"), true);
     side.finish();
@@ -191,14 +99,16 @@ async fn we_dial_python(python_id: &str, extra: &[&str]) {
     let Some(python) = python() else { return };
     let mut args = vec!["listen", "--id", python_id];
     args.extend(extra);
-    let side = BrokerSide::spawn(&python, &args);
+    let side = Script::spawn(&python, SCRIPT, &args);
     let port = side.next("port").as_u64().expect("a port");
     let ours = endpoint(UnauthenticatedTls::Anonymous);
+    // Subscribed before Python can peer: it sends right after the handshake.
+    let mut sub = ours.subscribe(["/rust"]).await.unwrap();
     ours.peer("127.0.0.1", u16::try_from(port).unwrap(), Duration::ZERO)
         .await
         .unwrap();
     check_anonymous_tls(&side);
-    exchange(&ours, &side, python_id).await;
+    exchange(&ours, &mut sub, &side, python_id).await;
     ours.shutdown().await.unwrap();
     assert_eq!(side.next("done"), true);
     side.finish();
@@ -244,12 +154,17 @@ async fn broker_like_client_reaches_an_ephemeral_certificates_endpoint_over_tls1
     // ours. (Dialing a Broker listener is what such a build cannot do.)
     let Some(python) = python() else { return };
     let ours = endpoint(UnauthenticatedTls::EphemeralCertificates);
+    let mut sub = ours.subscribe(["/rust"]).await.unwrap();
     let port = ours.listen("127.0.0.1", 0).await.unwrap().to_string();
-    let side = BrokerSide::spawn(&python, &["connect", "--port", &port, "--id", SMALL_ID]);
+    let side = Script::spawn(
+        &python,
+        SCRIPT,
+        &["connect", "--port", &port, "--id", SMALL_ID],
+    );
     let tls = side.next("tls");
     assert_eq!(tls["version"], "TLSv1.3", "{tls}");
     assert_eq!(tls["peer_certificate"], true, "{tls}");
-    exchange(&ours, &side, SMALL_ID).await;
+    exchange(&ours, &mut sub, &side, SMALL_ID).await;
     ours.shutdown().await.unwrap();
     assert_eq!(side.next("done"), true);
     side.finish();
@@ -258,7 +173,7 @@ async fn broker_like_client_reaches_an_ephemeral_certificates_endpoint_over_tls1
 #[tokio::test]
 async fn ephemeral_certificates_endpoint_dialing_a_broker_like_listener_fails_promptly() {
     let Some(python) = python() else { return };
-    let side = BrokerSide::spawn(&python, &["listen", "--id", SMALL_ID]);
+    let side = Script::spawn(&python, SCRIPT, &["listen", "--id", SMALL_ID]);
     let port = side.next("port").as_u64().expect("a port");
     let ours = endpoint(UnauthenticatedTls::EphemeralCertificates);
     let started = std::time::Instant::now();

@@ -679,6 +679,8 @@ struct ServerFlight {
     version: u16,
     cipher_suite: u16,
     messages: Vec<u8>,
+    /// The ServerHello's extension types.
+    extensions: Vec<u16>,
 }
 
 fn server_flight(bytes: &[u8]) -> ServerFlight {
@@ -698,14 +700,17 @@ fn server_flight(bytes: &[u8]) -> ServerFlight {
         at += 4 + len as usize;
     }
     assert_eq!(messages.first(), Some(&2), "a ServerHello first");
-    let hello = &handshake[4..];
+    let hello_len = u32::from_be_bytes([0, handshake[1], handshake[2], handshake[3]]) as usize;
+    let hello = &handshake[4..4 + hello_len];
     let session_id = usize::from(hello[34]);
     let suite_at = 35 + session_id;
     let mut version = u16::from_be_bytes([hello[0], hello[1]]);
     // TLS 1.3 says so in the supported_versions extension (43).
     let mut ext = suite_at + 3 + 2;
+    let mut extensions = Vec::new();
     while ext + 4 <= hello.len() {
         let kind = u16::from_be_bytes([hello[ext], hello[ext + 1]]);
+        extensions.push(kind);
         let len = usize::from(u16::from_be_bytes([hello[ext + 2], hello[ext + 3]]));
         if kind == 43 && len == 2 {
             version = u16::from_be_bytes([hello[ext + 4], hello[ext + 5]]);
@@ -716,6 +721,7 @@ fn server_flight(bytes: &[u8]) -> ServerFlight {
         version,
         cipher_suite: u16::from_be_bytes([hello[suite_at], hello[suite_at + 1]]),
         messages,
+        extensions,
     }
 }
 
@@ -786,6 +792,9 @@ async fn default_mode_speaks_brokers_anonymous_tls_on_the_wire() {
     assert_eq!(flight.version, 0x0303, "{flight:?}");
     assert_eq!(flight.cipher_suite, 0xC019, "{flight:?}");
     assert_eq!(flight.messages[..3], [2, 12, 14], "{flight:?}");
+    // No encrypt_then_mac (22): MAC-then-encrypt lets OpenSSL use its
+    // stitched AES-CBC-HMAC-SHA1 (see security.md).
+    assert!(!flight.extensions.contains(&22), "{flight:?}");
 }
 
 #[cfg(feature = "openssl")]

@@ -21,8 +21,11 @@ use std::pin::Pin;
 
 use openssl::error::ErrorStack;
 use openssl::pkey::PKey;
-use openssl::ssl::{Ssl, SslContext, SslContextBuilder, SslMethod, SslVerifyMode, SslVersion};
+use openssl::ssl::{
+    Ssl, SslContext, SslContextBuilder, SslMethod, SslOptions, SslVerifyMode, SslVersion,
+};
 use openssl::x509::X509;
+use tokio::io::BufWriter;
 use tokio::net::TcpStream;
 use tokio_openssl::SslStream;
 
@@ -34,6 +37,19 @@ pub const CIPHER_LIST: &str = "AECDH-AES256-SHA@SECLEVEL=0";
 pub const GROUPS: &str = "P-384";
 /// `TLS_ECDH_anon_WITH_AES_256_CBC_SHA`, the one suite of [`CIPHER_LIST`].
 pub(crate) const AECDH_AES256_SHA: u16 = 0xC019;
+
+/// An anonymous-TLS connection. OpenSSL writes each record with a write
+/// call of its own; the buffer gathers the records of one `write_all` into
+/// as few system calls as plain TCP needs (OpenSSL flushes it at the end of
+/// each handshake flight, and the connection's writer after each chunk).
+pub(crate) type Stream = SslStream<BufWriter<TcpStream>>;
+
+/// `SSL_OP_NO_ENCRYPT_THEN_MAC` (OpenSSL 1.1.0 and later; the openssl crate
+/// has no name for it).
+const SSL_OP_NO_ENCRYPT_THEN_MAC: u64 = 1 << 19;
+
+/// How many bytes of records are gathered before a system call.
+const WRITE_BUFFER: usize = 64 * 1024;
 
 /// The client and server contexts of the anonymous mode.
 pub(crate) struct Anonymous {
@@ -67,7 +83,7 @@ impl Anonymous {
     }
 
     /// The client side of a handshake over `stream`.
-    pub(crate) async fn connect(&self, stream: TcpStream) -> Result<SslStream<TcpStream>, String> {
+    pub(crate) async fn connect(&self, stream: TcpStream) -> Result<Stream, String> {
         let mut tls = self.stream(&self.client, stream)?;
         Pin::new(&mut tls)
             .connect()
@@ -77,7 +93,7 @@ impl Anonymous {
     }
 
     /// The server side of a handshake over an accepted `stream`.
-    pub(crate) async fn accept(&self, stream: TcpStream) -> Result<SslStream<TcpStream>, String> {
+    pub(crate) async fn accept(&self, stream: TcpStream) -> Result<Stream, String> {
         let mut tls = self.stream(&self.server, stream)?;
         Pin::new(&mut tls)
             .accept()
@@ -86,13 +102,10 @@ impl Anonymous {
         Ok(tls)
     }
 
-    fn stream(
-        &self,
-        context: &SslContext,
-        stream: TcpStream,
-    ) -> Result<SslStream<TcpStream>, String> {
+    fn stream(&self, context: &SslContext, stream: TcpStream) -> Result<Stream, String> {
+        let buffered = BufWriter::with_capacity(WRITE_BUFFER, stream);
         Ssl::new(context)
-            .and_then(|ssl| SslStream::new(ssl, stream))
+            .and_then(|ssl| SslStream::new(ssl, buffered))
             .map_err(|e| describe_stack(&e))
     }
 }
@@ -102,6 +115,10 @@ fn broker_context(method: SslMethod) -> Result<SslContextBuilder, ErrorStack> {
     let mut builder = SslContext::builder(method)?;
     builder.set_min_proto_version(Some(SslVersion::TLS1_2))?;
     builder.set_verify(SslVerifyMode::NONE);
+    // Read as many records as the socket has at once (no read per record
+    // header and per record body).
+    builder.set_read_ahead(true);
+    builder.set_options(SslOptions::from_bits_retain(SSL_OP_NO_ENCRYPT_THEN_MAC));
     builder.set_groups_list(GROUPS)?;
     builder.set_cipher_list(CIPHER_LIST)?;
     Ok(builder)

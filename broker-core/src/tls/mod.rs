@@ -215,7 +215,7 @@ pub(crate) enum TlsStream {
     Rustls(Box<tokio_rustls::TlsStream<TcpStream>>),
     /// OpenSSL (Broker's anonymous TLS).
     #[cfg(feature = "openssl")]
-    OpenSsl(Box<tokio_openssl::SslStream<TcpStream>>),
+    OpenSsl(Box<anonymous::Stream>),
 }
 
 impl TlsConfig {

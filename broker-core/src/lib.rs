@@ -152,7 +152,7 @@ pub use broker_macros::{event, handler, published_id};
 /// Support for the code that `#[derive(Data)]` generates; not a public API.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::data::schema::{ZeekType, ZeekTyped};
+    pub use crate::data::schema::{ConstText, ZeekType, ZeekTypeExpr, ZeekTyped};
     pub use crate::data::{
         ConversionError, ConversionErrorKind, Data, EnumValue, FromData, ToData,
     };

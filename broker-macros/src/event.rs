@@ -76,7 +76,11 @@ fn generate(krate: &syn::Path, strukt: &syn::ItemStruct, name: &str, topic: &str
         .iter()
         .enumerate()
         .map(|(i, f)| match &f.ident {
-            Some(id) => (syn::Member::Named(id.clone()), id.to_string(), &f.ty),
+            Some(id) => (
+                syn::Member::Named(id.clone()),
+                crate::data::model::member_name(&syn::Member::Named(id.clone())),
+                &f.ty,
+            ),
             None => (
                 syn::Member::Unnamed(syn::Index {
                     index: u32::try_from(i).unwrap_or(u32::MAX),

@@ -60,6 +60,23 @@ pub(crate) struct Field<'a> {
     pub(crate) optional: bool,
 }
 
+impl Field<'_> {
+    /// The name of the field in Zeek: the Rust name without `r#`, or the
+    /// index of a tuple field.
+    pub(crate) fn zeek_name(&self) -> String {
+        member_name(&self.member)
+    }
+}
+
+/// A member's name without `r#` (`r#type` is Zeek's `type`).
+pub(crate) fn member_name(member: &syn::Member) -> String {
+    use syn::ext::IdentExt as _;
+    match member {
+        syn::Member::Named(ident) => ident.unraw().to_string(),
+        syn::Member::Unnamed(index) => index.index.to_string(),
+    }
+}
+
 /// An enum variant.
 pub(crate) struct Variant<'a> {
     pub(crate) ident: &'a syn::Ident,

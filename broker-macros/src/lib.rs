@@ -20,6 +20,7 @@ mod event;
 mod handler;
 mod log;
 mod published;
+mod zeek;
 
 use proc_macro::TokenStream;
 

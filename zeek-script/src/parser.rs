@@ -134,8 +134,7 @@ impl FileParser<'_, '_> {
             match word {
                 "module" if !in_export => {
                     ws(i)?;
-                    let name = cut_err(ident).context("a module name").parse_next(i)?;
-                    self.module = name.to_owned();
+                    self.module = cut_err(name).context("a module name").parse_next(i)?;
                     expect(i, ";", "`;` after the module name")?;
                 }
                 "export" if !in_export => {

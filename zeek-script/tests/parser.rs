@@ -120,6 +120,27 @@ fn global_module_and_qualified_names_follow_zeek() {
 }
 
 #[test]
+fn module_names_may_be_qualified() {
+    let d = decls(
+        "module Management;
+         export { type Result: record { reqid: string; }; }
+         module Management::Controller::API;
+         export {
+             type Local: record { n: count; };
+             global get_instances_response: event(reqid: string, result: Management::Result, l: Local);
+         }",
+    );
+    let event = d
+        .event("Management::Controller::API::get_instances_response")
+        .unwrap();
+    assert_eq!(event.params[1].ty, Type::Named("Management::Result".into()));
+    assert_eq!(
+        event.params[2].ty,
+        Type::Named("Management::Controller::API::Local".into())
+    );
+}
+
+#[test]
 fn type_references_resolve_module_first_then_global() {
     let d = decls(
         "type Info: record { g: count; };

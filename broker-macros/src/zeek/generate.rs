@@ -1,0 +1,1 @@
+//! `zeek_types!`: Rust types from a Zeek script.

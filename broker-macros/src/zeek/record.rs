@@ -1,0 +1,1 @@
+//! `#[derive(Data)]` with `#[broker(zeek = "…")]`: records and enums against the script.

@@ -36,6 +36,11 @@ export {
 
 redef enum Level += { CRITICAL };
 
+# Declared by Zeek's notice framework, extended here.
+redef record Notice::Info += {
+	site_tag: string &optional &log;
+};
+
 event zeek_init()
 	{
 	print "site loaded";

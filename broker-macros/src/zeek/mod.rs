@@ -24,7 +24,7 @@ pub(crate) mod record;
 
 use std::path::PathBuf;
 
-use proc_macro2::{Span, TokenStream};
+use proc_macro2::TokenStream;
 use quote::{ToTokens, quote, quote_spanned};
 use syn::spanned::Spanned;
 use zeek_script::{Declarations, Type};
@@ -32,21 +32,21 @@ use zeek_script::{Declarations, Type};
 use crate::attr::Value;
 use crate::ctxt::Ctxt;
 
-/// A script read and resolved at compile time.
+/// The scripts of one `zeek = "…"`, read and resolved at compile time.
 pub(crate) struct Script {
-    /// Its declarations.
+    /// Their declarations.
     pub(crate) decls: Declarations,
-    /// The path as the user wrote it, for messages.
+    /// The value as the user wrote it, for messages.
     pub(crate) written: String,
-    /// Where the path was written.
-    pub(crate) span: Span,
-    /// The absolute path, for tracking.
-    absolute: PathBuf,
+    /// The absolute paths, for tracking.
+    absolute: Vec<PathBuf>,
 }
 
 impl Script {
-    /// Reads `zeek = "…"`, relative to the crate's `CARGO_MANIFEST_DIR`;
-    /// a missing file or a syntax error is reported at the path.
+    /// Reads `zeek = "a.zeek"` (or `"base.zeek, site.zeek"`: several
+    /// files, read in order as Zeek loads them), relative to the crate's
+    /// `CARGO_MANIFEST_DIR`; a missing file or a syntax error is reported at
+    /// the path.
     pub(crate) fn load(cx: &mut Ctxt, path: &Value) -> Option<Script> {
         let Some(dir) = std::env::var_os("CARGO_MANIFEST_DIR") else {
             cx.error_at(
@@ -55,30 +55,45 @@ impl Script {
             );
             return None;
         };
-        let absolute = PathBuf::from(dir).join(&path.value);
-        let source = match std::fs::read_to_string(&absolute) {
-            Ok(source) => source,
-            Err(e) => {
-                let why = match e.kind() {
-                    std::io::ErrorKind::NotFound => "no such file".to_owned(),
-                    _ => e.to_string(),
-                };
-                cx.error_at(
-                    path.span,
-                    format!(
-                        "cannot read the Zeek script `{}` ({why}); the path is relative to the \
-                         crate's directory (CARGO_MANIFEST_DIR)",
-                        path.value
-                    ),
-                );
+        let dir = PathBuf::from(dir);
+        let mut scripts = Vec::new();
+        let mut absolute = Vec::new();
+        for file in path.value.split(',').map(str::trim) {
+            if file.is_empty() {
+                cx.error_at(path.span, "an empty file name in `zeek = \"…\"`");
                 return None;
             }
-        };
-        match Declarations::parse(&path.value, &source) {
+            let full = dir.join(file);
+            let source = match std::fs::read_to_string(&full) {
+                Ok(source) => source,
+                Err(e) => {
+                    let why = match e.kind() {
+                        std::io::ErrorKind::NotFound => "no such file".to_owned(),
+                        _ => e.to_string(),
+                    };
+                    cx.error_at(
+                        path.span,
+                        format!(
+                            "cannot read the Zeek script `{file}` ({why}); the path is relative \
+                             to the crate's directory (CARGO_MANIFEST_DIR)"
+                        ),
+                    );
+                    return None;
+                }
+            };
+            match zeek_script::parse(file, &source) {
+                Ok(script) => scripts.push(script),
+                Err(e) => {
+                    cx.error_at(path.span, format!("in the Zeek script: {e}"));
+                    return None;
+                }
+            }
+            absolute.push(full);
+        }
+        match Declarations::resolve(scripts) {
             Ok(decls) => Some(Script {
                 decls,
                 written: path.value.clone(),
-                span: path.span,
                 absolute,
             }),
             Err(e) => {
@@ -88,11 +103,14 @@ impl Script {
         }
     }
 
-    /// An item that makes cargo rebuild the crate when the script changes.
+    /// Items that make cargo rebuild the crate when a script changes.
     pub(crate) fn track(&self) -> TokenStream {
-        let path = self.absolute.to_string_lossy().into_owned();
-        quote_spanned! {self.span=>
-            const _: &[u8] = ::core::include_bytes!(#path);
+        let paths = self
+            .absolute
+            .iter()
+            .map(|p| p.to_string_lossy().into_owned());
+        quote! {
+            #( const _: &[u8] = ::core::include_bytes!(#paths); )*
         }
     }
 }

@@ -81,6 +81,22 @@ pub fn published_id(args: TokenStream, item: TokenStream) -> TokenStream {
         .into()
 }
 
+/// Rust types for every record, enum and event that Zeek scripts declare:
+/// `zeek_types!("scripts/site.zeek", topic = "zeek/site")`.
+///
+/// The path is relative to the crate's directory (`CARGO_MANIFEST_DIR`);
+/// `"base.zeek, site.zeek"` reads several files in order. Zeek modules
+/// become Rust modules (`Site::Info` is `site::Info`); records and enums
+/// derive `Data` with their Zeek names, events get `#[event]` with `topic`
+/// (required). `crate = "path"` overrides the path to `broker_core`. See
+/// `docs/macros.md`.
+#[proc_macro]
+pub fn zeek_types(input: TokenStream) -> TokenStream {
+    zeek::generate::expand(input.into())
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
+}
+
 /// Implements `Log` (from `broker_core::logs`) for a struct with named
 /// fields that also derives `Data`: `#[log(stream = "Conn::LOG", path =
 /// "conn")]` names the Zeek log stream and its default path (both

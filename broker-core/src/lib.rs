@@ -168,6 +168,10 @@ pub use broker_macros::{event, handler, published_id};
 /// ```
 pub use broker_macros::zeek_types;
 
+/// The Zeek script parser behind the `zeek = "…"` checks,
+/// [`typed::check_scripts`] and [`zeek_types!`].
+pub use zeek_script;
+
 /// Support for the code that `#[derive(Data)]` generates; not a public API.
 #[doc(hidden)]
 pub mod __private {

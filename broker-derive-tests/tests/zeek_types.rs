@@ -204,3 +204,43 @@ fn generated_declarations_round_trip_through_broker_schema() {
         "{seen:?}"
     );
 }
+
+#[test]
+fn the_run_time_check_agrees_with_the_scripts_the_types_came_from() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/zeek/");
+    let paths = ["conn.zeek", "site.zeek", "management.zeek"].map(|f| format!("{dir}{f}"));
+    let mismatches = broker_core::typed::check_scripts(&paths).unwrap();
+    assert!(mismatches.is_empty(), "{mismatches:#?}");
+
+    // A script that drifted: `Site::Scan.note` became a count.
+    let drifted = std::fs::read_to_string(format!("{dir}site.zeek"))
+        .unwrap()
+        .replace(
+            "note:     string   &default=\"\";",
+            "note:     count    &default=0;",
+        );
+    let mut scripts: Vec<zeek_script::Script> = Vec::new();
+    for (file, source) in [
+        ("conn.zeek", std::fs::read_to_string(&paths[0]).unwrap()),
+        ("site.zeek", drifted),
+        (
+            "management.zeek",
+            std::fs::read_to_string(&paths[2]).unwrap(),
+        ),
+    ] {
+        scripts.push(zeek_script::parse(file, &source).unwrap());
+    }
+    let decls = Declarations::resolve(scripts).unwrap();
+    let lines: Vec<String> = Schema::collect()
+        .unwrap()
+        .check(&decls)
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            "site.zeek:22:3: record Site::Scan: `note`: the scripts declare `count`, the Rust type is `string`"
+        ]
+    );
+}

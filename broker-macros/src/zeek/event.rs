@@ -108,9 +108,7 @@ pub(crate) fn check(
                 continue;
             }
             let what = format!("event `{name}`, argument {index} (`{}`)", param.name);
-            out.extend(assert_type(
-                &mut cx, &private, &script, &field.ty, &param.ty, &what,
-            ));
+            out.extend(assert_type(&private, &script, &field.ty, &param.ty, &what));
         }
     }
     out.extend(cx.into_compile_errors());

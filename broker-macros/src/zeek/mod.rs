@@ -115,11 +115,12 @@ impl Script {
     }
 }
 
-/// A `ZeekTypeExpr` constant for `ty`, or why there is none.
-pub(crate) fn type_expr(private: &TokenStream, ty: &Type) -> Result<TokenStream, String> {
+/// A `ZeekTypeExpr` constant for `ty`. Types with no Rust counterpart
+/// (`pattern`, `function(…)`, `opaque of …`, …) become `any`: only a `Data`
+/// matches them.
+pub(crate) fn type_expr(private: &TokenStream, ty: &Type) -> TokenStream {
     let z = quote!(#private::ZeekTypeExpr);
-    Ok(match ty {
-        Type::Any => quote!(#z::Any),
+    match ty {
         Type::Bool => quote!(#z::Bool),
         Type::Count => quote!(#z::Count),
         Type::Int => quote!(#z::Int),
@@ -132,52 +133,41 @@ pub(crate) fn type_expr(private: &TokenStream, ty: &Type) -> Result<TokenStream,
         Type::Port => quote!(#z::Port),
         Type::Named(name) => quote!(#z::Named(#name)),
         Type::Vector(inner) => {
-            let inner = type_expr(private, inner)?;
+            let inner = type_expr(private, inner);
             quote!(#z::Vector(&#inner))
         }
         Type::Set(index) => {
-            let index = list(private, index)?;
+            let index = index.iter().map(|t| type_expr(private, t));
             quote!(#z::Set(&[#(#index),*]))
         }
         Type::Table(index, value) => {
-            let index = list(private, index)?;
-            let value = type_expr(private, value)?;
+            let index = index.iter().map(|t| type_expr(private, t));
+            let value = type_expr(private, value);
             quote!(#z::Table(&[#(#index),*], &#value))
         }
-        other => {
-            return Err(format!(
-                "`{other}` has no Rust counterpart in broker-rs, so it cannot be checked"
-            ));
-        }
-    })
-}
-
-fn list(private: &TokenStream, types: &[Type]) -> Result<Vec<TokenStream>, String> {
-    types.iter().map(|t| type_expr(private, t)).collect()
+        _ => quote!(#z::Any),
+    }
 }
 
 /// A `const` assertion that `rust`'s Zeek type matches `declared`, spanned
 /// at `rust`; `what` names the place (``event `E`, argument 0 `n` ``).
 pub(crate) fn assert_type(
-    cx: &mut Ctxt,
     private: &TokenStream,
     script: &Script,
     rust: &syn::Type,
     declared: &Type,
     what: &str,
 ) -> TokenStream {
-    let expr = match type_expr(private, declared) {
-        Ok(expr) => expr,
-        Err(why) => {
-            cx.error_spanned_by(
-                rust,
-                format!("{what}: `{}` declares it as {why}", script.written),
-            );
-            return TokenStream::new();
-        }
+    let expr = type_expr(private, declared);
+    let mut only_data = false;
+    declared.walk(&mut |t| only_data |= matches!(t, Type::Pattern | Type::Other(_)));
+    let hint = if only_data {
+        " (only a `Data` holds what broker-rs has no type for)"
+    } else {
+        ""
     };
     let message = format!(
-        "{what}: `{}` declares `{declared}`, but the Rust type `{}` is `",
+        "{what}: `{}` declares `{declared}`{hint}, but the Rust type `{}` is `",
         script.written,
         type_text(rust)
     );

@@ -59,7 +59,7 @@ pub(crate) fn check(
             ),
             Some(ty) => {
                 let what = format!("published id `{name}`");
-                out.extend(assert_type(&mut cx, &private, &script, value_ty, ty, &what));
+                out.extend(assert_type(&private, &script, value_ty, ty, &what));
             }
         },
     }

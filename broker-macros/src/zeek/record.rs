@@ -152,14 +152,7 @@ fn record(
             ),
             _ => {
                 let what = format!("record `{name}`, field `{rust_name}`");
-                out.extend(assert_type(
-                    cx,
-                    &private,
-                    script,
-                    field.ty,
-                    &declared.ty,
-                    &what,
-                ));
+                out.extend(assert_type(&private, script, field.ty, &declared.ty, &what));
             }
         }
     }

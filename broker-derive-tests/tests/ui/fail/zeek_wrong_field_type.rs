@@ -7,4 +7,12 @@ struct ScanDetected {
     first_seen: f64,
 }
 
+// A `pattern` needs a `Data`.
+#[broker_core::event(topic = "/other", name = "matched", zeek = "zeek/unsupported.zeek")]
+struct Matched {
+    p: String,
+    check: broker_core::data::Data,
+    n: u64,
+}
+
 fn main() {}

@@ -61,6 +61,14 @@ struct DeployResponse {
     results: Data,
 }
 
+// `pattern` and `function(…)` have no Rust type: a `Data` holds them.
+#[broker_core::event(topic = "/other", name = "matched", zeek = "zeek/unsupported.zeek")]
+struct Matched {
+    p: Data,
+    check: Data,
+    n: u64,
+}
+
 #[broker_core::published_id(topic = "/site/config", name = "Site::scan_threshold", zeek = "zeek/site.zeek")]
 static SCAN_THRESHOLD: Published<u64> = Published::new(25);
 
@@ -75,6 +83,7 @@ fn main() {
     assert!(Heartbeat::arg_types().is_empty());
     assert_eq!(Tagged::arg_types()[1].1.to_string(), "set[string, count]");
     assert_eq!(DeployResponse::NAME, "Management::Controller::API::deploy_response");
+    assert_eq!(Matched::arg_types()[0].1.to_string(), "any");
     assert_eq!(SCAN_THRESHOLD.get(), 25);
     assert!(WATCHED.get().is_empty());
     let _ = (Level::Low, Level::High);

@@ -189,8 +189,9 @@ pub mod __private {
     pub use ::inventory;
     pub use ::std::boxed::Box;
     pub use ::std::vec::Vec;
-    /// `#[derive(Data)]` for the types `zeek_types!` generates.
-    pub use broker_macros::Data as DeriveData;
+    /// `#[derive(Data)]` and `#[event]` for the types `zeek_types!`
+    /// generates.
+    pub use broker_macros::{Data as DeriveData, event};
 
     use crate::data::PathSegment;
 

@@ -115,7 +115,6 @@ struct Generator<'a> {
     script: &'a Script,
     decls: &'a Declarations,
     private: TokenStream,
-    krate: syn::Path,
     krate_text: Option<syn::LitStr>,
     topic: String,
     /// Rust places of the generated records and enums, by Zeek name.
@@ -156,7 +155,6 @@ impl<'a> Generator<'a> {
             script,
             decls,
             private,
-            krate,
             krate_text,
             topic,
             places,
@@ -302,7 +300,7 @@ impl<'a> Generator<'a> {
         let ident = &place.ident;
         let name = &event.name;
         let topic = &self.topic;
-        let krate = &self.krate;
+        let private = &self.private;
         let doc = format!(
             " The Zeek event `{name}`, declared at {}; published on `{topic}`.",
             event.location
@@ -327,7 +325,7 @@ impl<'a> Generator<'a> {
             quote!({ #(#fields,)* })
         };
         quote! {
-            #[#krate::event(topic = #topic, name = #name #crate_arg)]
+            #[#private::event(topic = #topic, name = #name #crate_arg)]
             #[doc = #doc]
             #[derive(Clone, Debug, PartialEq)]
             #[allow(dead_code, unreachable_pub)]

@@ -230,6 +230,29 @@ pub(crate) fn signature(fields: &[zeek_script::Field]) -> String {
 mod tests {
     use super::type_text;
 
+    /// Expanding `#[event(zeek = …)]` reads the script relative to
+    /// `CARGO_MANIFEST_DIR` and tracks it with `include_bytes!` on its
+    /// absolute path, so that editing the script recompiles.
+    #[test]
+    fn checked_items_track_their_scripts() {
+        let out = crate::event::expand(
+            quote::quote!(
+                topic = "/t",
+                name = "Site::heartbeat",
+                zeek = "../broker-derive-tests/zeek/site.zeek"
+            ),
+            quote::quote!(
+                struct Heartbeat;
+            ),
+        )
+        .map(|t| t.to_string())
+        .unwrap_or_default();
+        let dir = std::env::var("CARGO_MANIFEST_DIR").unwrap_or_default();
+        let expected = format!("include_bytes ! (\"{dir}/../broker-derive-tests/zeek/site.zeek\")");
+        assert!(out.contains(&expected), "{out}");
+        assert!(!out.contains("compile_error"), "{out}");
+    }
+
     #[test]
     fn rust_types_print_without_token_spaces() {
         let cases: [(syn::Type, &str); 5] = [

@@ -4,7 +4,7 @@ use proc_macro2::{Span, TokenStream};
 use quote::quote;
 use syn::spanned::Spanned;
 
-use super::{Script, assert_type, nearest_list, signature};
+use super::{Script, assert_type, declared_list, signature};
 use crate::attr::Value;
 use crate::ctxt::Ctxt;
 
@@ -26,14 +26,11 @@ pub(crate) fn check(
     let mut out = script.track();
     let private = quote!(#krate::__private);
     let Some(event) = script.decls.event(name) else {
-        let declared = if script.decls.events().next().is_none() {
-            "it declares no events".to_owned()
-        } else {
-            format!(
-                "it declares {}",
-                nearest_list(name, script.decls.events().map(|e| e.name.as_str()))
-            )
-        };
+        let declared = declared_list(
+            "events",
+            name,
+            script.decls.events().map(|e| e.name.as_str()),
+        );
         cx.error_at(
             name_span,
             format!(

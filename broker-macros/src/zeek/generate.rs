@@ -385,11 +385,7 @@ impl<'a> Generator<'a> {
                 (quote!(::std::vec::Vec<#inner>), note)
             }
             Type::Set(index) => {
-                if !index
-                    .iter()
-                    .all(|t| self.orderable(t, &mut BTreeSet::new()))
-                    || index.len() > 8
-                {
+                if !self.orderable_index(index) {
                     return (
                         quote!(#p::Set),
                         " (its elements have no order in Rust, so it is an untyped `Set`)"
@@ -400,11 +396,7 @@ impl<'a> Generator<'a> {
                 (quote!(::std::collections::BTreeSet<#key>), note)
             }
             Type::Table(index, value) => {
-                if !index
-                    .iter()
-                    .all(|t| self.orderable(t, &mut BTreeSet::new()))
-                    || index.len() > 8
-                {
+                if !self.orderable_index(index) {
                     return (
                         quote!(#p::Table),
                         " (its keys have no order in Rust, so it is an untyped `Table`)".to_owned(),
@@ -445,6 +437,15 @@ impl<'a> Generator<'a> {
             [one] => (one.clone(), note),
             many => (quote!((#(#many),*)), note),
         }
+    }
+
+    /// Whether a set or table index becomes a `BTreeSet`/`BTreeMap` key: its
+    /// types are ordered, and at most 8 (the largest tuple with `ZeekTyped`).
+    fn orderable_index(&self, index: &[Type]) -> bool {
+        index.len() <= 8
+            && index
+                .iter()
+                .all(|t| self.orderable(t, &mut BTreeSet::new()))
     }
 
     /// Whether the Rust type of `ty` implements `Ord` (`f64` does not).

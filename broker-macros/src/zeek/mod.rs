@@ -217,6 +217,21 @@ pub(crate) fn nearest_list<'a>(name: &str, names: impl IntoIterator<Item = &'a s
     text
 }
 
+/// `it declares `a`, `b`` (nearest to `name` first), or `it declares no
+/// {what}` when `names` is empty.
+pub(crate) fn declared_list<'a>(
+    what: &str,
+    name: &str,
+    names: impl IntoIterator<Item = &'a str>,
+) -> String {
+    let names: Vec<&str> = names.into_iter().collect();
+    if names.is_empty() {
+        format!("it declares no {what}")
+    } else {
+        format!("it declares {}", nearest_list(name, names))
+    }
+}
+
 /// `a: count, b: string`.
 pub(crate) fn signature(fields: &[zeek_script::Field]) -> String {
     fields

@@ -4,7 +4,7 @@
 use proc_macro2::{Span, TokenStream};
 use quote::quote;
 
-use super::{Script, assert_type, nearest_list};
+use super::{Script, assert_type, declared_list};
 use crate::attr::Value;
 use crate::ctxt::Ctxt;
 
@@ -32,14 +32,11 @@ pub(crate) fn check(
             ),
         ),
         None => {
-            let declared = if script.decls.globals().next().is_none() {
-                "it declares none".to_owned()
-            } else {
-                format!(
-                    "it declares {}",
-                    nearest_list(name, script.decls.globals().map(|g| g.name.as_str()))
-                )
-            };
+            let declared = declared_list(
+                "globals, consts or options",
+                name,
+                script.decls.globals().map(|g| g.name.as_str()),
+            );
             cx.error_at(
                 name_span,
                 format!(

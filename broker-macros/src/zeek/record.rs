@@ -6,7 +6,7 @@ use proc_macro2::{Span, TokenStream};
 use quote::quote;
 use syn::spanned::Spanned;
 
-use super::{Script, assert_type, nearest_list};
+use super::{Script, assert_type, declared_list, nearest_list};
 use crate::attr::Value;
 use crate::ctxt::Ctxt;
 use crate::data::model::{Body, Container, Field, Variant};
@@ -245,11 +245,7 @@ fn unknown_type(cx: &mut Ctxt, script: &Script, name: &str, span: Span, kind: &s
             } else {
                 script.decls.enums().map(|e| e.name.as_str()).collect()
             };
-            let declared = if names.is_empty() {
-                format!("it declares no {kind}s")
-            } else {
-                format!("it declares {}", nearest_list(name, names))
-            };
+            let declared = declared_list(&format!("{kind}s"), name, names);
             format!(
                 "`{}` declares no {kind} `{name}` (the Zeek name comes from `#[broker(name = \
                  \"…\")]`, else the Rust name); {declared}",

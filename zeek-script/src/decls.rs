@@ -159,7 +159,8 @@ impl Declarations {
             })
             .collect();
         for (name, (ty, module, location)) in &raw_aliases {
-            let resolved = names.alias_free(ty, module, &raw_aliases, location, 0)?;
+            let mut budget = MAX_ALIAS_SIZE;
+            let resolved = names.alias_free(ty, module, &raw_aliases, location, 0, &mut budget)?;
             decls
                 .aliases
                 .insert((*name).to_owned(), (resolved, (*location).clone()));
@@ -439,7 +440,8 @@ impl Names {
     }
 
     /// The definition of an alias with every alias inside substituted;
-    /// fails on a cycle.
+    /// fails on a cycle, and on a definition that grows beyond
+    /// [`MAX_ALIAS_SIZE`] types (aliases of aliases can double at each step).
     fn alias_free(
         &self,
         ty: &Type,
@@ -447,6 +449,7 @@ impl Names {
         raw: &BTreeMap<&str, (&Type, &str, &Location)>,
         location: &Location,
         depth: usize,
+        budget: &mut usize,
     ) -> Result<Type, ResolveError> {
         if depth > MAX_DEPTH {
             return Err(ResolveError {
@@ -454,27 +457,48 @@ impl Names {
                 message: "type alias refers to itself".to_owned(),
             });
         }
-        let recurse = |t: &Type| self.alias_free(t, module, raw, location, depth + 1);
+        if *budget == 0 {
+            return Err(ResolveError {
+                location: location.clone(),
+                message: format!("type alias expands to more than {MAX_ALIAS_SIZE} types"),
+            });
+        }
+        *budget -= 1;
+        let recurse = |t: &Type, budget: &mut usize| {
+            self.alias_free(t, module, raw, location, depth + 1, budget)
+        };
         Ok(match ty {
             Type::Named(written) => {
                 let name = self.type_name(written, module);
                 match raw.get(name.as_str()) {
                     Some((target, target_module, _)) => {
-                        self.alias_free(target, target_module, raw, location, depth + 1)?
+                        self.alias_free(target, target_module, raw, location, depth + 1, budget)?
                     }
                     None => Type::Named(name),
                 }
             }
-            Type::Vector(inner) => Type::Vector(Box::new(recurse(inner)?)),
-            Type::Set(index) => Type::Set(index.iter().map(recurse).collect::<Result<_, _>>()?),
+            Type::Vector(inner) => Type::Vector(Box::new(recurse(inner, budget)?)),
+            Type::Set(index) => Type::Set(
+                index
+                    .iter()
+                    .map(|t| recurse(t, budget))
+                    .collect::<Result<_, _>>()?,
+            ),
             Type::Table(index, value) => Type::Table(
-                index.iter().map(recurse).collect::<Result<_, _>>()?,
-                Box::new(recurse(value)?),
+                index
+                    .iter()
+                    .map(|t| recurse(t, budget))
+                    .collect::<Result<_, _>>()?,
+                Box::new(recurse(value, budget)?),
             ),
             other => other.clone(),
         })
     }
 }
+
+/// How many types an alias may stand for once the aliases inside it are
+/// substituted.
+const MAX_ALIAS_SIZE: usize = 4096;
 
 /// Whether two declarations of one event agree.
 fn same_params(a: &Event, b: &Event) -> bool {

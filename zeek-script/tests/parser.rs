@@ -564,6 +564,30 @@ event zeek_init() &priority=-5
 "#;
 
 #[test]
+fn aliases_that_double_at_each_step_are_an_error_not_an_explosion() {
+    let mut script = String::from("type A0: count;\n");
+    for i in 1..40 {
+        script.push_str(&format!("type A{i}: table[A{}] of A{};\n", i - 1, i - 1));
+    }
+    let err = error(&script);
+    assert!(
+        err.contains("type alias expands to more than 4096 types"),
+        "{err}"
+    );
+    // A handful of levels is fine.
+    let small: String = script.lines().take(6).map(|l| format!("{l}\n")).collect();
+    assert_eq!(
+        decls(&small)
+            .alias("A5")
+            .unwrap()
+            .to_string()
+            .matches("count")
+            .count(),
+        32
+    );
+}
+
+#[test]
 fn every_prefix_of_a_script_parses_or_fails_cleanly() {
     let full = decls(MIXED);
     assert_eq!(full.record("Site::Info").unwrap().fields.len(), 4);

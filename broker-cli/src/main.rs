@@ -43,9 +43,10 @@ enum Command {
     /// Publish a recording again, at its pace or as fast as possible.
     #[command(after_help = record::REPLAY_EXAMPLES)]
     Replay(record::ReplayArgs),
-    /// Print the Zeek script declarations of the events this tool speaks.
+    /// Print the Zeek script declarations of the events this tool speaks,
+    /// or check them against Zeek scripts.
     #[command(after_help = schema::EXAMPLES)]
-    Schema,
+    Schema(schema::SchemaArgs),
 }
 
 const BENCH_EXAMPLES: &str = "\
@@ -100,7 +101,7 @@ fn main() -> ExitCode {
             Command::Bench(cmd) => bench::run(cmd).await,
             Command::Record(args) => record::run_record(args).await,
             Command::Replay(args) => record::run_replay(args).await,
-            Command::Schema => schema::run(),
+            Command::Schema(args) => schema::run(args),
         }
     });
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));

@@ -44,9 +44,10 @@ enum Command {
     /// Publish a recording again, at its pace or as fast as possible.
     #[command(after_help = record::REPLAY_EXAMPLES)]
     Replay(record::ReplayArgs),
-    /// Print the Zeek script declarations of the events this tool speaks.
+    /// Print the Zeek script declarations of the events this tool speaks,
+    /// or check them against Zeek scripts.
     #[command(after_help = schema::EXAMPLES)]
-    Schema,
+    Schema(schema::SchemaArgs),
     /// Run the central XPUB/XSUB proxy of a Zeek ZeroMQ cluster.
     #[command(after_help = zmq::PROXY_EXAMPLES)]
     ZmqProxy(zmq::ProxyArgs),
@@ -69,6 +70,8 @@ fn main() -> ExitCode {
     };
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        // Colours only for a terminal: logs piped to files stay plain text.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
@@ -102,7 +105,7 @@ fn main() -> ExitCode {
             Command::Bench(cmd) => bench::run(cmd).await,
             Command::Record(args) => record::run_record(args).await,
             Command::Replay(args) => record::run_replay(args).await,
-            Command::Schema => schema::run(),
+            Command::Schema(args) => schema::run(args),
             Command::ZmqProxy(args) => zmq::run_proxy(args).await,
         }
     });

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use broker_core::data::{Data, json};
-use broker_core::options::Options;
+use broker_core::options::{Options, UnauthenticatedTls};
 use broker_core::runtime::{Endpoint, Message, StatusEvent, StatusSubscriber, Subscriber};
 use broker_core::status::StatusCode;
 use broker_core::topic::Topic;
@@ -65,6 +65,12 @@ pub(crate) struct ConnArgs {
     /// (stricter than Broker, which checks only the chain).
     #[arg(long)]
     ssl_verify_hostname: bool,
+    /// What TLS speaks without certificates: Broker's anonymous ECDH on
+    /// OpenSSL (the default; peers with Zeek and Broker), or rustls with
+    /// ephemeral certificates (peers with broker-rs; cannot dial Zeek or
+    /// Broker).
+    #[arg(long, value_name = "MODE", value_enum, default_value_t = UnauthenticatedMode::Anonymous)]
+    unauthenticated_tls: UnauthenticatedMode,
     /// Connect and listen retry interval in seconds (default: the options' default).
     #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
     retry: Option<Duration>,
@@ -72,6 +78,15 @@ pub(crate) struct ConnArgs {
     /// sleeping: lower latency for up to that much CPU per burst (default 0).
     #[arg(long, value_name = "MICROS", default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=1_000_000))]
     busy_poll: u64,
+}
+
+/// `--unauthenticated-tls`: the values of [`UnauthenticatedTls`].
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum UnauthenticatedMode {
+    /// Broker's anonymous ECDH (OpenSSL).
+    Anonymous,
+    /// rustls with ephemeral self-signed certificates.
+    Certificates,
 }
 
 impl ConnArgs {
@@ -89,6 +104,10 @@ impl ConnArgs {
         options.ssl_keyfile = path(&self.ssl_keyfile);
         options.ssl_passphrase = self.ssl_passphrase.clone().unwrap_or_default();
         options.ssl_verify_hostname = self.ssl_verify_hostname;
+        options.unauthenticated_tls = match self.unauthenticated_tls {
+            UnauthenticatedMode::Anonymous => UnauthenticatedTls::Anonymous,
+            UnauthenticatedMode::Certificates => UnauthenticatedTls::EphemeralCertificates,
+        };
         if let Some(retry) = self.retry {
             options.default_connect_retry = retry;
             options.default_listen_retry = retry;

@@ -133,6 +133,53 @@ fn two_nodes_exchange_over_default_tls() {
         String::from_utf8_lossy(&stdout).trim(),
         r#"{"type":"data-message","topic":"/tls/x","@data-type":"count","data":7}"#
     );
+    // Each endpoint says once that its TLS authenticates nobody.
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        stderr
+            .matches("TLS without authentication (Broker's anonymous ECDH)")
+            .count(),
+        1,
+        "{stderr}"
+    );
+}
+
+#[test]
+fn rustls_and_openssl_nodes_peer_in_the_default_mode() {
+    let (sub, port) = listener_with(
+        "ready-mixed-tls",
+        &[],
+        &["--subscribe", "/tls", "--exit-after", "1"],
+    );
+    let out = publisher_with(
+        &["--unauthenticated-tls", "certificates"],
+        port,
+        "{\"topic\":\"/tls/y\",\"@data-type\":\"count\",\"data\":8}\n",
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("TLS without authentication (ephemeral certificates)"),
+        "{stderr}"
+    );
+    let (status, stdout) = sub.finish();
+    assert!(status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&stdout).trim(),
+        r#"{"type":"data-message","topic":"/tls/y","@data-type":"count","data":8}"#
+    );
+}
+
+#[test]
+fn plain_tcp_makes_no_tls_warning() {
+    let out = run(&["node", "--disable-ssl", "--exit-on-eof"]);
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("TLS without authentication"), "{stderr}");
 }
 
 #[test]

@@ -57,6 +57,117 @@ fn schema_prints_the_zeek_declarations_of_the_bench_protocol() {
     }
 }
 
+/// The bench protocol as a Zeek script declares it.
+const BENCH_ZEEK: &str = "\
+# The events of `broker bench`, as a Zeek script declares them.
+global event_1: event(n: count, s: string);
+global bench_sync: event(token: count);
+global bench_ack: event(token: count, received: count);
+global bench_ping: event(seq: count);
+global bench_pong: event(seq: count);
+";
+
+/// `broker schema --check <files>` with `files` written first.
+fn check(files: &[(&str, &str)]) -> (bool, String, String) {
+    let mut args = vec!["schema".to_owned(), "--check".to_owned()];
+    for (name, text) in files {
+        let path = temp_path(name);
+        std::fs::write(&path, text).unwrap();
+        args.push(path.display().to_string());
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = spawn(&args, Stdio::null(), Stdio::piped()).finish();
+    (
+        out.status.code() == Some(0),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+#[test]
+fn schema_check_accepts_scripts_that_declare_the_same_events() {
+    let (ok, stdout, stderr) = check(&[("bench.zeek", BENCH_ZEEK)]);
+    assert!(ok, "{stdout}{stderr}");
+    assert!(
+        stdout.starts_with("ok: 5 events and 0 published ids agree with "),
+        "{stdout}"
+    );
+    // Two files read in order: the second may extend the first.
+    let (ok, stdout, _) = check(&[
+        (
+            "split-a.zeek",
+            "global event_1: event(n: count, s: string);\nglobal bench_sync: event(token: count);",
+        ),
+        (
+            "split-b.zeek",
+            &BENCH_ZEEK
+                .replace("global event_1: event(n: count, s: string);\n", "")
+                .replace("global bench_sync: event(token: count);\n", ""),
+        ),
+    ]);
+    assert!(ok, "{stdout}");
+}
+
+#[test]
+fn schema_check_prints_one_line_per_mismatch_and_exits_1() {
+    let drifted = BENCH_ZEEK
+        .replace(
+            "bench_ping: event(seq: count)",
+            "bench_ping: event(seq: int)",
+        )
+        .replace(
+            "event_1: event(n: count, s: string)",
+            "event_1: event(n: count, s: string, extra: bool)",
+        )
+        .replace("global bench_pong: event(seq: count);\n", "");
+    let (ok, stdout, stderr) = check(&[("drifted.zeek", &drifted)]);
+    assert!(!ok);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 3, "{stdout}");
+    assert!(lines[0].ends_with("drifted.zeek:5:8: event bench_ping: `seq`: the scripts declare `int`, the Rust type is `count`"), "{stdout}");
+    assert_eq!(
+        lines[1],
+        "event bench_pong: not declared in the scripts (nearest: bench_ping, bench_sync, bench_ack, event_1)"
+    );
+    assert!(
+        lines[2].ends_with(
+            "drifted.zeek:2:8: event event_1: the scripts declare 3 arguments, the Rust type has 2"
+        ),
+        "{stdout}"
+    );
+    let stderr: Vec<&str> = stderr.lines().collect();
+    assert_eq!(stderr.len(), 1, "{stderr:?}");
+    assert!(
+        stderr[0].starts_with("broker: 3 mismatches between the registered types and "),
+        "{stderr:?}"
+    );
+}
+
+#[test]
+fn schema_check_reports_unreadable_and_invalid_scripts_on_one_line() {
+    let missing = temp_path("no-such-script.zeek");
+    let out = spawn(
+        &["schema", "--check", &missing.display().to_string()],
+        Stdio::null(),
+        Stdio::piped(),
+    )
+    .finish();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.starts_with("broker: cannot read "), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+
+    let (ok, _, stderr) = check(&[("syntax.zeek", "global bench_ping: event(seq count);")]);
+    assert!(!ok);
+    assert!(
+        stderr
+            .trim_end()
+            .ends_with("syntax.zeek:1:30: expected `:` after the name, found `count`"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+}
+
 const LINES: [&str; 3] = [
     r#"{"topic":"/rec/a","@data-type":"count","data":1}"#,
     r#"{"topic":"/rec/b","@data-type":"string","data":"two"}"#,

@@ -150,13 +150,37 @@ pub use broker_macros::Log;
 
 pub use broker_macros::{event, handler, published_id};
 
+/// Generates Rust types from Zeek scripts: for every record and enum a
+/// `#[derive(Data)]` type, for every event an `#[event]` struct, in Rust
+/// modules named after the Zeek modules. See `docs/macros.md`.
+///
+/// ```rust,standalone_crate
+/// mod zeek {
+///     broker_core::zeek_types!("../broker-derive-tests/zeek/site.zeek", topic = "/site");
+/// }
+///
+/// let scan = zeek::site::ScanDetected {
+///     src: "10.0.0.1".parse().unwrap(),
+///     ports: vec![broker_core::data::Port::new(22, broker_core::data::Protocol::Tcp)],
+///     first_seen: broker_core::data::Timestamp::EPOCH,
+/// };
+/// let level = zeek::site::Level::High; // Site::HIGH
+/// # let _ = (scan, level);
+/// ```
+pub use broker_macros::zeek_types;
+
+/// The Zeek script parser behind the `zeek = "…"` checks,
+/// [`typed::check_scripts`] and [`zeek_types!`].
+pub use zeek_script;
+
 /// Support for the code that `#[derive(Data)]` generates; not a public API.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::data::schema::{ZeekType, ZeekTyped};
+    pub use crate::data::schema::{ConstText, ZeekType, ZeekTypeExpr, ZeekTyped};
     pub use crate::data::{
         ConversionError, ConversionErrorKind, Data, EnumValue, FromData, ToData,
     };
+    pub use crate::data::{Port, Set, Subnet, Table, Timespan, Timestamp};
     pub use crate::logs::Log;
     pub use crate::typed::{
         Context, EventError, EventInfo, HandlerFuture, HandlerInfo, HandlerOutput, Published,
@@ -166,6 +190,9 @@ pub mod __private {
     pub use ::inventory;
     pub use ::std::boxed::Box;
     pub use ::std::vec::Vec;
+    /// `#[derive(Data)]` and `#[event]` for the types `zeek_types!`
+    /// generates.
+    pub use broker_macros::{Data as DeriveData, event};
 
     use crate::data::PathSegment;
 

@@ -53,6 +53,11 @@ pub struct Options {
     pub ssl_keyfile: String,
     /// Passphrase of an encrypted private key.
     pub ssl_passphrase: String,
+    /// What TLS speaks when no `ssl_*` option is set (unauthenticated):
+    /// Broker's anonymous TLS on OpenSSL (the default with the `openssl`
+    /// feature), or rustls with ephemeral certificates (the default without
+    /// it, and the only choice then). See [`crate::tls`].
+    pub unauthenticated_tls: UnauthenticatedTls,
     /// With certificates, also check that the peer's certificate is valid for
     /// the host name (or IP address) given to `peer`. Off by default, as in
     /// Broker, which only checks the chain; on is stricter than Broker.
@@ -136,6 +141,26 @@ pub struct Options {
     pub busy_poll: Duration,
 }
 
+/// What an endpoint's TLS speaks in the default, unauthenticated mode (no
+/// `ssl_*` option set). Either way the traffic is encrypted and nobody is
+/// authenticated: an active man in the middle can read and change it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum UnauthenticatedTls {
+    /// Broker's default: TLS 1.2 with anonymous ECDH (`AECDH-AES256-SHA`,
+    /// OpenSSL security level 0, curve P-384), no certificates. Peers with
+    /// Zeek and Broker in their default configuration, and with every
+    /// broker-rs endpoint. Needs the `openssl` feature (on by default).
+    #[cfg_attr(feature = "openssl", default)]
+    Anonymous,
+    /// rustls with a self-signed certificate generated at start; any peer
+    /// certificate whose key signed the handshake is accepted. Peers with
+    /// broker-rs endpoints and accepts Broker's clients, but cannot dial a
+    /// Broker or Zeek listener.
+    #[cfg_attr(not(feature = "openssl"), default)]
+    EphemeralCertificates,
+}
+
 impl Default for Options {
     fn default() -> Options {
         Options {
@@ -149,6 +174,7 @@ impl Default for Options {
             ssl_certificate: String::new(),
             ssl_keyfile: String::new(),
             ssl_passphrase: String::new(),
+            unauthenticated_tls: UnauthenticatedTls::default(),
             ssl_verify_hostname: false,
             forward_messages: false,
             max_threads: 1,

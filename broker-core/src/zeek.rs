@@ -108,6 +108,26 @@ pub enum MessageError {
     InvalidMetadata(String),
 }
 
+impl ToData for Message {
+    fn to_data(&self) -> Data {
+        self.clone().into_data()
+    }
+
+    fn into_data(self) -> Data {
+        Message::into_data(self)
+    }
+}
+
+impl ToData for Event {
+    fn to_data(&self) -> Data {
+        self.clone().into_data()
+    }
+
+    fn into_data(self) -> Data {
+        Event::into_data(self)
+    }
+}
+
 impl Message {
     /// The message type.
     pub fn message_type(&self) -> MessageType {
@@ -182,6 +202,18 @@ impl Message {
 /// `metadata` is `None` when the message has no metadata element and
 /// `Some(vec![])` when it has an empty one; both occur in practice (Zeek 8
 /// sends either) and both are kept as they came.
+///
+/// An event is [`ToData`], so it can be published as it is:
+///
+/// ```
+/// use broker_core::data::{Data, ToData};
+/// use broker_core::zeek::{Event, Message};
+///
+/// let event = Event::new("Demo::ping", vec![Data::Count(42), Data::from("hi")]);
+/// // endpoint.publish("zeek/events", event).await? sends exactly this value:
+/// let value = event.to_data();
+/// assert_eq!(Message::from_data(&value), Ok(Message::Event(event)));
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct Event {
     /// The event name, e.g. `Cluster::hello`.

@@ -66,6 +66,21 @@ async fn prefix_a_matches_alice_and_amy_but_not_bob() {
 }
 
 #[tokio::test]
+async fn a_zeek_event_publishes_as_it_is() {
+    use broker_core::zeek::{Event, Message};
+    let (server, client, _) = pair().await;
+    let mut sub = server.subscribe(["zeek/events"]).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let event = Event::new("Demo::ping", vec![Data::Count(42), Data::from("hi")]);
+    client
+        .publish("zeek/events/x", event.clone())
+        .await
+        .unwrap();
+    let msg = sub.recv_timeout(WAIT).await.expect("delivered");
+    assert_eq!(Message::from_data(&msg.data), Ok(Message::Event(event)));
+}
+
+#[tokio::test]
 async fn endpoint_never_receives_its_own_publications() {
     let (server, client, _) = pair().await;
     let mut own = client.subscribe(["/t"]).await.unwrap();

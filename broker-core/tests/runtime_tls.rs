@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use broker_core::data::Data;
-use broker_core::options::Options;
+use broker_core::options::{Options, UnauthenticatedTls};
 use broker_core::runtime::{Endpoint, EndpointError, ErrorEvent, StatusEvent};
 use broker_core::status::ErrorCode;
 use broker_core::tls::TlsError;
@@ -584,11 +584,24 @@ fn other_configuration_errors_are_typed() {
 
 // ---- is it really encrypted? --------------------------------------------------------
 
+/// The bytes a relay saw, per direction.
+#[derive(Default)]
+struct Captured {
+    to_server: Vec<u8>,
+    to_client: Vec<u8>,
+}
+
+impl Captured {
+    fn both(&self) -> Vec<u8> {
+        [self.to_server.as_slice(), self.to_client.as_slice()].concat()
+    }
+}
+
 /// Relays one connection to `target`, recording every byte both ways.
-async fn recording_relay(target: u16) -> (u16, Arc<Mutex<Vec<u8>>>) {
+async fn recording_relay(target: u16) -> (u16, Arc<Mutex<Captured>>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
-    let seen = Arc::new(Mutex::new(Vec::new()));
+    let seen = Arc::new(Mutex::new(Captured::default()));
     let record = seen.clone();
     tokio::spawn(async move {
         let (inbound, _) = listener.accept().await.unwrap();
@@ -597,13 +610,22 @@ async fn recording_relay(target: u16) -> (u16, Arc<Mutex<Vec<u8>>>) {
         let (out_rd, out_wr) = outbound.into_split();
         let copy = |mut from: tokio::net::tcp::OwnedReadHalf,
                     mut to: tokio::net::tcp::OwnedWriteHalf,
-                    record: Arc<Mutex<Vec<u8>>>| async move {
+                    record: Arc<Mutex<Captured>>,
+                    upstream: bool| async move {
             let mut buf = vec![0u8; 16 * 1024];
             loop {
                 match from.read(&mut buf).await {
                     Ok(0) | Err(_) => break,
                     Ok(n) => {
-                        record.lock().unwrap().extend_from_slice(&buf[..n]);
+                        {
+                            let mut seen = record.lock().unwrap();
+                            let side = if upstream {
+                                &mut seen.to_server
+                            } else {
+                                &mut seen.to_client
+                            };
+                            side.extend_from_slice(&buf[..n]);
+                        }
                         if to.write_all(&buf[..n]).await.is_err() {
                             break;
                         }
@@ -612,22 +634,23 @@ async fn recording_relay(target: u16) -> (u16, Arc<Mutex<Vec<u8>>>) {
             }
             let _ = to.shutdown().await;
         };
-        let up = tokio::spawn(copy(in_rd, out_wr, record.clone()));
-        let down = tokio::spawn(copy(out_rd, in_wr, record));
+        let up = tokio::spawn(copy(in_rd, out_wr, record.clone(), true));
+        let down = tokio::spawn(copy(out_rd, in_wr, record, false));
         let _ = tokio::join!(up, down);
     });
     (port, seen)
 }
 
-/// Sends a message through a recording relay; returns the bytes seen.
-async fn captured_exchange(options: Options) -> Vec<u8> {
+/// Sends a message from a `client` endpoint to a `server` endpoint through a
+/// recording relay; returns the bytes seen.
+async fn captured_exchange(server: Options, client: Options) -> Captured {
     const TOPIC: &str = "/secret/topic-xyzzy";
     const PAYLOAD: &str = "payload-plugh-4711";
-    let server = Endpoint::new(options.clone()).unwrap();
+    let server = Endpoint::new(server).unwrap();
     let mut sub = server.subscribe([TOPIC]).await.unwrap();
     let port = server.listen("127.0.0.1", 0).await.unwrap();
     let (relay, seen) = recording_relay(port).await;
-    let client = Endpoint::new(options).unwrap();
+    let client = Endpoint::new(client).unwrap();
     client
         .peer_and_wait("127.0.0.1", relay, Duration::ZERO)
         .await
@@ -643,9 +666,63 @@ async fn captured_exchange(options: Options) -> Vec<u8> {
         .unwrap();
     let msg = sub.recv_timeout(WAIT).await.expect("delivered");
     assert_eq!(msg.data, Data::from(PAYLOAD));
-    let bytes = seen.lock().unwrap().clone();
-    assert!(!bytes.is_empty());
-    bytes
+    let seen = std::mem::take(&mut *seen.lock().unwrap());
+    assert!(!seen.to_server.is_empty() && !seen.to_client.is_empty());
+    seen
+}
+
+/// The server's first flight, read off the wire: the negotiated version and
+/// cipher suite (from the ServerHello), and the types of the plaintext
+/// handshake messages that follow it in the same records.
+#[derive(Debug)]
+struct ServerFlight {
+    version: u16,
+    cipher_suite: u16,
+    messages: Vec<u8>,
+    /// The ServerHello's extension types.
+    extensions: Vec<u16>,
+}
+
+fn server_flight(bytes: &[u8]) -> ServerFlight {
+    // Handshake records (type 22) until the first record of another type.
+    let mut handshake = Vec::new();
+    let mut at = 0;
+    while at + 5 <= bytes.len() && bytes[at] == 0x16 {
+        let len = usize::from(u16::from_be_bytes([bytes[at + 3], bytes[at + 4]]));
+        handshake.extend_from_slice(&bytes[at + 5..at + 5 + len]);
+        at += 5 + len;
+    }
+    let mut messages = Vec::new();
+    let mut at = 0;
+    while at + 4 <= handshake.len() {
+        messages.push(handshake[at]);
+        let len = u32::from_be_bytes([0, handshake[at + 1], handshake[at + 2], handshake[at + 3]]);
+        at += 4 + len as usize;
+    }
+    assert_eq!(messages.first(), Some(&2), "a ServerHello first");
+    let hello_len = u32::from_be_bytes([0, handshake[1], handshake[2], handshake[3]]) as usize;
+    let hello = &handshake[4..4 + hello_len];
+    let session_id = usize::from(hello[34]);
+    let suite_at = 35 + session_id;
+    let mut version = u16::from_be_bytes([hello[0], hello[1]]);
+    // TLS 1.3 says so in the supported_versions extension (43).
+    let mut ext = suite_at + 3 + 2;
+    let mut extensions = Vec::new();
+    while ext + 4 <= hello.len() {
+        let kind = u16::from_be_bytes([hello[ext], hello[ext + 1]]);
+        extensions.push(kind);
+        let len = usize::from(u16::from_be_bytes([hello[ext + 2], hello[ext + 3]]));
+        if kind == 43 && len == 2 {
+            version = u16::from_be_bytes([hello[ext + 4], hello[ext + 5]]);
+        }
+        ext += 4 + len;
+    }
+    ServerFlight {
+        version,
+        cipher_suite: u16::from_be_bytes([hello[suite_at], hello[suite_at + 1]]),
+        messages,
+        extensions,
+    }
 }
 
 fn contains(haystack: &[u8], needle: &str) -> bool {
@@ -654,17 +731,123 @@ fn contains(haystack: &[u8], needle: &str) -> bool {
         .any(|w| w == needle.as_bytes())
 }
 
-#[tokio::test]
-async fn default_mode_is_really_encrypted() {
-    let bytes = captured_exchange(base()).await;
+fn assert_encrypted(seen: &Captured) {
+    let bytes = seen.both();
     assert!(!contains(&bytes, "topic-xyzzy"));
     assert!(!contains(&bytes, "payload-plugh"));
 }
 
 #[tokio::test]
+async fn default_mode_is_really_encrypted() {
+    assert_encrypted(&captured_exchange(base(), base()).await);
+}
+
+#[tokio::test]
 async fn plain_mode_is_readable_on_the_wire() {
-    // The control for the test above: the relay does see plain text.
-    let bytes = captured_exchange(plain()).await;
+    // The control for the tests above: the relay does see plain text.
+    let bytes = captured_exchange(plain(), plain()).await.both();
     assert!(contains(&bytes, "topic-xyzzy"));
     assert!(contains(&bytes, "payload-plugh"));
+}
+
+#[tokio::test]
+async fn ephemeral_certificates_mode_is_really_encrypted() {
+    let seen = captured_exchange(ephemeral(), ephemeral()).await;
+    assert_encrypted(&seen);
+    // TLS 1.3: after the ServerHello everything, certificates included, is
+    // encrypted.
+    let flight = server_flight(&seen.to_client);
+    assert_eq!(flight.version, 0x0304, "{flight:?}");
+    assert!(
+        (0x1301..=0x1303).contains(&flight.cipher_suite),
+        "{flight:?}"
+    );
+    assert_eq!(flight.messages, [2], "{flight:?}");
+}
+
+// ---- Broker's anonymous TLS (OpenSSL) ---------------------------------------------
+
+/// The default mode on rustls, as in a build without the `openssl` feature.
+fn ephemeral() -> Options {
+    Options {
+        unauthenticated_tls: UnauthenticatedTls::EphemeralCertificates,
+        ..base()
+    }
+}
+
+#[cfg(feature = "openssl")]
+#[tokio::test]
+async fn default_mode_speaks_brokers_anonymous_tls_on_the_wire() {
+    assert_eq!(
+        Options::default().unauthenticated_tls,
+        UnauthenticatedTls::Anonymous
+    );
+    let seen = captured_exchange(base(), base()).await;
+    assert_encrypted(&seen);
+    let flight = server_flight(&seen.to_client);
+    // TLS 1.2, TLS_ECDH_anon_WITH_AES_256_CBC_SHA, and a first flight of
+    // ServerHello, ServerKeyExchange, ServerHelloDone: no Certificate (11)
+    // and no CertificateRequest (13). (OpenSSL's NewSessionTicket follows
+    // in the second flight.)
+    assert_eq!(flight.version, 0x0303, "{flight:?}");
+    assert_eq!(flight.cipher_suite, 0xC019, "{flight:?}");
+    assert_eq!(flight.messages[..3], [2, 12, 14], "{flight:?}");
+    // No encrypt_then_mac (22): MAC-then-encrypt lets OpenSSL use its
+    // stitched AES-CBC-HMAC-SHA1 (see security.md).
+    assert!(!flight.extensions.contains(&22), "{flight:?}");
+}
+
+#[cfg(feature = "openssl")]
+#[tokio::test]
+async fn anonymous_client_peers_with_an_ephemeral_certificates_server() {
+    // rustls serves: TLS 1.3, where the OpenSSL client presents the
+    // endpoint's ephemeral certificate when asked.
+    assert_peers_and_delivers(ephemeral(), base()).await;
+    let seen = captured_exchange(ephemeral(), base()).await;
+    assert_encrypted(&seen);
+    let flight = server_flight(&seen.to_client);
+    assert_eq!(flight.version, 0x0304, "{flight:?}");
+}
+
+#[cfg(feature = "openssl")]
+#[tokio::test]
+async fn ephemeral_certificates_client_peers_with_an_anonymous_server() {
+    // The listener sees no anonymous suite in the ClientHello and hands the
+    // connection to rustls.
+    assert_peers_and_delivers(base(), ephemeral()).await;
+    let seen = captured_exchange(base(), ephemeral()).await;
+    assert_encrypted(&seen);
+    let flight = server_flight(&seen.to_client);
+    assert_eq!(flight.version, 0x0304, "{flight:?}");
+}
+
+#[cfg(feature = "openssl")]
+#[tokio::test]
+async fn authenticated_client_and_anonymous_server_reject_each_other() {
+    let dir = TempDir::new();
+    let ca = Ca::new("test CA");
+    let message = assert_tls_rejected(base(), signed_by(&dir, "client", &ca)).await;
+    assert!(message.contains("UnknownIssuer"), "{message}");
+}
+
+#[cfg(feature = "openssl")]
+#[tokio::test]
+async fn anonymous_client_and_authenticated_server_reject_each_other() {
+    let dir = TempDir::new();
+    let ca = Ca::new("test CA");
+    let message = assert_tls_rejected(signed_by(&dir, "server", &ca), base()).await;
+    assert!(message.contains("authentication"), "{message}");
+}
+
+#[cfg(not(feature = "openssl"))]
+#[test]
+fn anonymous_tls_needs_the_openssl_feature() {
+    let options = Options {
+        unauthenticated_tls: UnauthenticatedTls::Anonymous,
+        ..base()
+    };
+    assert!(matches!(
+        build_error(options),
+        TlsError::AnonymousUnavailable
+    ));
 }

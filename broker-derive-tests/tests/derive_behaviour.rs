@@ -259,3 +259,43 @@ fn generic_record_round_trips() {
         ])
     );
 }
+
+#[derive(broker_core::Data, Clone, Debug, PartialEq)]
+#[broker(name = "Site::Keyword")]
+struct Keyword {
+    r#type: String,
+    n: u64,
+}
+
+#[test]
+fn zeek_type_consts_name_records_and_enums_and_follow_newtypes() {
+    use broker_core::data::{ZeekTypeExpr, ZeekTyped};
+    assert_eq!(ConnInfo::ZEEK_TYPE, ZeekTypeExpr::Named("ConnInfo"));
+    assert_eq!(Keyword::ZEEK_TYPE, ZeekTypeExpr::Named("Site::Keyword"));
+    assert_eq!(Response::ZEEK_TYPE, ZeekTypeExpr::Named("Notice::Response"));
+    assert_eq!(Id::ZEEK_TYPE, ZeekTypeExpr::Count);
+    assert_eq!(Pair::ZEEK_TYPE.to_string(), "vector of any");
+    for ty in [
+        ConnInfo::ZEEK_TYPE,
+        Response::ZEEK_TYPE,
+        Id::ZEEK_TYPE,
+        Pair::ZEEK_TYPE,
+    ] {
+        assert!(ty.matches(&ty));
+    }
+    assert_eq!(
+        ConnInfo::ZEEK_TYPE.to_string(),
+        ConnInfo::zeek_type().to_string()
+    );
+    assert_eq!(<Vec<Id>>::ZEEK_TYPE.to_string(), "vector of count");
+}
+
+#[test]
+fn raw_field_names_are_zeek_names_without_r_hash() {
+    use broker_core::data::ZeekTyped;
+    let decl = broker_core::data::schema::declarations([&Keyword::zeek_type()]);
+    assert_eq!(
+        decl,
+        "type Site::Keyword: record { type: string; n: count; };\n"
+    );
+}

@@ -79,3 +79,44 @@ fn typed_macros_compile_without_the_prelude() {
     ::std::assert_eq!(LIMIT.get(), 3);
     ::std::assert_eq!(LIMIT.name(), ::std::option::Option::Some("LIMIT"));
 }
+
+// The checks against Zeek scripts and `zeek_types!` compile without the
+// prelude too.
+#[::broker_core::event(topic = "/no-prelude", name = "Site::tagged", zeek = "zeek/site.zeek")]
+struct Tagged {
+    n: u64,
+    tags: ::std::collections::BTreeSet<(::std::string::String, u64)>,
+}
+
+#[derive(::broker_core::Data)]
+#[broker(
+    module = "Site",
+    rename_all = "SCREAMING_SNAKE_CASE",
+    zeek = "zeek/site.zeek"
+)]
+enum Level {
+    Low,
+    High,
+}
+
+#[::broker_core::published_id(
+    topic = "/no-prelude",
+    name = "Site::scan_threshold",
+    zeek = "zeek/site.zeek"
+)]
+static THRESHOLD: ::broker_core::typed::Published<u64> = ::broker_core::typed::Published::new(25);
+
+mod generated {
+    ::broker_core::zeek_types!("zeek/management.zeek", topic = "/no-prelude/mgmt");
+}
+
+#[test]
+fn zeek_checks_and_generated_types_compile_without_the_prelude() {
+    let _ = Tagged {
+        n: 1,
+        tags: ::std::collections::BTreeSet::new(),
+    };
+    ::std::assert_eq!(Level::UNMAPPED_ZEEK_VALUES.len(), 2);
+    let _ = (Level::Low, Level::High, THRESHOLD.get());
+    let _ = generated::management::Role::Agent;
+}

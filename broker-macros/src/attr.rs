@@ -114,7 +114,8 @@ pub(crate) fn check_zeek_name(cx: &mut Ctxt, name: &Value) {
 }
 
 /// The keys of `#[event]` and `#[published_id]`: a required `topic`, an
-/// optional Zeek `name`, and `crate`; each checked.
+/// optional Zeek `name`, a Zeek script to check against, and `crate`; each
+/// checked.
 pub(crate) struct Named {
     /// The path to `broker_core`.
     pub(crate) krate: syn::Path,
@@ -122,15 +123,18 @@ pub(crate) struct Named {
     pub(crate) topic: Option<Value>,
     /// The Zeek name, if given.
     pub(crate) name: Option<Value>,
+    /// `zeek = "scripts/site.zeek"`: the script that declares it.
+    pub(crate) zeek: Option<Value>,
 }
 
 impl Named {
     /// Parses and checks the keys of `#[attribute(…)]`.
     pub(crate) fn parse(cx: &mut Ctxt, attribute: &str, tokens: TokenStream) -> Named {
-        let mut args = Args::parse(cx, attribute, &["topic", "name", "crate"], tokens);
+        let mut args = Args::parse(cx, attribute, &["topic", "name", "zeek", "crate"], tokens);
         let krate = args.krate(cx);
         let topic = args.take("topic");
         let name = args.take("name");
+        let zeek = args.take("zeek");
         match &topic {
             Some(topic) => check_topic(cx, topic),
             None => cx.error_at(
@@ -141,6 +145,11 @@ impl Named {
         if let Some(name) = &name {
             check_zeek_name(cx, name);
         }
-        Named { krate, topic, name }
+        Named {
+            krate,
+            topic,
+            name,
+            zeek,
+        }
     }
 }

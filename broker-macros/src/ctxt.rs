@@ -28,6 +28,14 @@ impl Ctxt {
         self.errors.push(error);
     }
 
+    /// Every error as a `compile_error!`, to emit beside generated code.
+    pub(crate) fn into_compile_errors(self) -> proc_macro2::TokenStream {
+        self.errors
+            .into_iter()
+            .map(syn::Error::into_compile_error)
+            .collect()
+    }
+
     /// `Ok` if no error was recorded, else all of them combined.
     pub(crate) fn check(self) -> syn::Result<()> {
         let mut errors = self.errors.into_iter();

@@ -10,7 +10,12 @@ use crate::ctxt::Ctxt;
 /// The struct unchanged, plus `TypedEvent` and its registration.
 pub(crate) fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
     let mut cx = Ctxt::default();
-    let attr::Named { krate, topic, name } = attr::Named::parse(&mut cx, "event", args);
+    let attr::Named {
+        krate,
+        topic,
+        name,
+        zeek,
+    } = attr::Named::parse(&mut cx, "event", args);
 
     let item: syn::Item = syn::parse2(item)?;
     let strukt = match &item {
@@ -63,9 +68,18 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenS
     let (Some(strukt), Some(topic)) = (strukt, topic) else {
         return Ok(item.into_token_stream());
     };
+    let name_span = name
+        .as_ref()
+        .map_or_else(|| strukt.ident.span(), |n| n.span);
     let name = name.map_or_else(|| strukt.ident.to_string(), |n| n.value);
     let topic = topic.value;
-    Ok(generate(&krate, strukt, &name, &topic))
+    let mut out = generate(&krate, strukt, &name, &topic);
+    if let Some(zeek) = &zeek {
+        out.extend(crate::zeek::event::check(
+            &krate, strukt, &name, name_span, zeek,
+        ));
+    }
+    Ok(out)
 }
 
 fn generate(krate: &syn::Path, strukt: &syn::ItemStruct, name: &str, topic: &str) -> TokenStream {
@@ -76,7 +90,11 @@ fn generate(krate: &syn::Path, strukt: &syn::ItemStruct, name: &str, topic: &str
         .iter()
         .enumerate()
         .map(|(i, f)| match &f.ident {
-            Some(id) => (syn::Member::Named(id.clone()), id.to_string(), &f.ty),
+            Some(id) => (
+                syn::Member::Named(id.clone()),
+                crate::data::model::member_name(&syn::Member::Named(id.clone())),
+                &f.ty,
+            ),
             None => (
                 syn::Member::Unnamed(syn::Index {
                     index: u32::try_from(i).unwrap_or(u32::MAX),

@@ -20,6 +20,7 @@ mod event;
 mod handler;
 mod log;
 mod published;
+mod zeek;
 
 use proc_macro::TokenStream;
 
@@ -76,6 +77,22 @@ pub fn handler(args: TokenStream, item: TokenStream) -> TokenStream {
 #[proc_macro_attribute]
 pub fn published_id(args: TokenStream, item: TokenStream) -> TokenStream {
     published::expand(args.into(), item.into())
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
+}
+
+/// Rust types for every record, enum and event that Zeek scripts declare:
+/// `zeek_types!("scripts/site.zeek", topic = "zeek/site")`.
+///
+/// The path is relative to the crate's directory (`CARGO_MANIFEST_DIR`);
+/// `"base.zeek, site.zeek"` reads several files in order. Zeek modules
+/// become Rust modules (`Site::Info` is `site::Info`); records and enums
+/// derive `Data` with their Zeek names, events get `#[event]` with `topic`
+/// (required). `crate = "path"` overrides the path to `broker_core`. See
+/// `docs/macros.md`.
+#[proc_macro]
+pub fn zeek_types(input: TokenStream) -> TokenStream {
+    zeek::generate::expand(input.into())
         .unwrap_or_else(syn::Error::into_compile_error)
         .into()
 }

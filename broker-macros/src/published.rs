@@ -10,7 +10,12 @@ use crate::ctxt::Ctxt;
 /// The static, registered under its Zeek name.
 pub(crate) fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
     let mut cx = Ctxt::default();
-    let attr::Named { krate, topic, name } = attr::Named::parse(&mut cx, "published_id", args);
+    let attr::Named {
+        krate,
+        topic,
+        name,
+        zeek,
+    } = attr::Named::parse(&mut cx, "published_id", args);
 
     let item: syn::Item = syn::parse2(item)?;
     let syn::Item::Static(stat) = &item else {
@@ -45,7 +50,12 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenS
     let private = quote!(#krate::__private);
     let ident = &stat.ident;
     let ident_text = ident.to_string();
+    let name_span = name.as_ref().map_or_else(|| ident.span(), |n| n.span);
     let name = name.map_or_else(|| ident_text.clone(), |n| n.value);
+    let checks = match &zeek {
+        Some(zeek) => crate::zeek::published::check(&krate, value_ty, &name, name_span, zeek),
+        None => TokenStream::new(),
+    };
     let topic = topic.value;
     let (attrs, vis, ty, expr) = (&stat.attrs, &stat.vis, &stat.ty, &stat.expr);
     // Spanned at `T`, so a value type without conversions is reported there.
@@ -69,6 +79,8 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenS
                 }
             }
         };
+
+        #checks
     })
 }
 

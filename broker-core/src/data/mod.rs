@@ -68,7 +68,7 @@ pub use container::{
 pub(crate) use convert::expect_vector;
 pub use convert::{ConversionError, ConversionErrorKind, FromData, PathSegment, ToData};
 pub use port::{Port, PortParseError, Protocol};
-pub use schema::{ZeekType, ZeekTyped};
+pub use schema::{ZeekType, ZeekTypeExpr, ZeekTyped};
 pub use string::{ByteString, EnumValue};
 pub use time::{TimeError, Timespan, Timestamp};
 

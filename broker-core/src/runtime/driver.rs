@@ -22,7 +22,7 @@ use crate::proto::{
     CloseReason, Config, ConnectionId, Core, Direction, EndpointId, Event, SubscriberId,
 };
 use crate::status::{ErrorCode, PeerStatus};
-use crate::tls::TlsConfig;
+use crate::tls::{TlsConfig, TlsStream};
 use crate::topic::Topic;
 
 /// Requests from endpoint handles.
@@ -889,7 +889,13 @@ impl Driver {
         let (input, events) = (self.input_tx.clone(), self.io_tx.clone());
         let tasks = match stream {
             PeerStream::Plain(stream) => io::spawn_connection(stream, conn, input, events),
-            PeerStream::Tls(stream) => io::spawn_connection(*stream, conn, input, events),
+            PeerStream::Tls(TlsStream::Rustls(stream)) => {
+                io::spawn_connection(*stream, conn, input, events)
+            }
+            #[cfg(feature = "openssl")]
+            PeerStream::Tls(TlsStream::OpenSsl(stream)) => {
+                io::spawn_connection(*stream, conn, input, events)
+            }
         };
         self.conns.insert(
             conn,

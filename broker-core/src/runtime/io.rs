@@ -12,7 +12,7 @@ use tokio::sync::mpsc;
 use tokio::task::{AbortHandle, JoinSet};
 
 use crate::proto::ConnectionId;
-use crate::tls::{self, TlsConfig};
+use crate::tls::{self, TlsConfig, TlsStream};
 
 /// How much a reader reads at once.
 const READ_CHUNK: usize = 64 * 1024;
@@ -25,7 +25,7 @@ pub(crate) enum PeerStream {
     /// Plain TCP (`disable_ssl`).
     Plain(TcpStream),
     /// TLS over TCP, handshake done.
-    Tls(Box<tokio_rustls::TlsStream<TcpStream>>),
+    Tls(TlsStream),
 }
 
 /// Events from socket tasks to the driver.
@@ -100,7 +100,7 @@ where
             match rd.read_buf(&mut buf).await {
                 Ok(0) => break,
                 Err(e) => {
-                    tls_error = tls::tls_error(&e).map(ToString::to_string);
+                    tls_error = tls::read_error(&e);
                     break;
                 }
                 Ok(_) => {
@@ -207,7 +207,7 @@ pub(crate) async fn accept_loop(
                 handshakes.spawn(async move {
                     let event = match tls.accept(stream).await {
                         Ok(stream) => IoEvent::Accepted {
-                            stream: PeerStream::Tls(Box::new(stream.into())),
+                            stream: PeerStream::Tls(stream),
                             remote,
                         },
                         Err(e) => {
@@ -268,7 +268,7 @@ pub(crate) fn spawn_dial(
                     Some(tls) => match tls.connect(&address, stream).await {
                         Ok(stream) => IoEvent::Connected {
                             request,
-                            stream: PeerStream::Tls(Box::new(stream.into())),
+                            stream: PeerStream::Tls(stream),
                             remote,
                         },
                         Err(e) => IoEvent::ConnectFailed {

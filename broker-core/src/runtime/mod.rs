@@ -44,10 +44,10 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::data::{Data, ToData, bin};
-use crate::options::{Options, OptionsError};
+use crate::options::{Options, OptionsError, UnauthenticatedTls};
 use crate::proto::{EndpointId, SubscriberId};
 use crate::status::{ErrorCode, PeerStatus, StatusCode};
-use crate::tls::{TlsConfig, TlsError};
+use crate::tls::{TlsConfig, TlsError, TlsMode};
 use crate::topic::{IntoTopic, Topic, TopicError};
 
 use driver::{Control, Publish};
@@ -291,6 +291,20 @@ impl Endpoint {
             );
         }
         let id = options.endpoint_id.unwrap_or_else(random_id);
+        if let Some(tls) = &tls
+            && tls.mode() == TlsMode::Unauthenticated
+        {
+            tracing::warn!(
+                endpoint = %id,
+                "TLS without authentication ({}): peerings are encrypted against passive \
+                 listeners but nobody is authenticated, so an active man in the middle can \
+                 read and change them; set ssl_certificate and ssl_cafile to authenticate peers",
+                match tls.unauthenticated_tls() {
+                    Some(UnauthenticatedTls::Anonymous) => "Broker's anonymous ECDH",
+                    _ => "ephemeral certificates",
+                }
+            );
+        }
         let (control, publish) = driver::spawn(&handle, id, options.clone(), tls.clone());
         Ok(Endpoint {
             inner: Arc::new(Inner {

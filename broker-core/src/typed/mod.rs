@@ -37,6 +37,7 @@
 //! assert_eq!(SEEN.load(Ordering::SeqCst), 7);
 //! ```
 
+mod check;
 mod dispatch;
 mod published;
 mod registry;
@@ -51,6 +52,7 @@ use crate::runtime::Endpoint;
 use crate::topic::Topic;
 use crate::zeek;
 
+pub use check::{CheckError, Mismatch, Problem, Subject, check_scripts};
 pub use dispatch::TypedError;
 pub use published::Published;
 pub use registry::{EventInfo, HandlerInfo, PublishedCell, PublishedInfo, RegistryError};

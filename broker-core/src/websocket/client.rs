@@ -7,11 +7,12 @@ use std::time::Duration;
 use futures_util::{SinkExt, StreamExt};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{Error as WsError, Message as WsMessage};
 
 use super::{FrameError, ServerFrame, valid_application_name};
@@ -45,6 +46,10 @@ pub struct ClientOptions {
     pub publish_queue: usize,
     /// The largest message accepted from the server, in bytes.
     pub max_message_size: usize,
+    /// How long closing waits for the server's Close frame before the TCP
+    /// connection is dropped anyway ([`WebSocketClient::close`], and the
+    /// background close after the client is dropped).
+    pub close_timeout: Duration,
 }
 
 impl Default for ClientOptions {
@@ -57,6 +62,7 @@ impl Default for ClientOptions {
             event_queue: 1024,
             publish_queue: 1024,
             max_message_size: 64 * 1024 * 1024,
+            close_timeout: Duration::from_secs(2),
         }
     }
 }
@@ -71,6 +77,12 @@ impl ClientOptions {
     /// Send `X-Application-Name: name`.
     pub fn app_name(mut self, name: impl Into<String>) -> ClientOptions {
         self.app_name = Some(name.into());
+        self
+    }
+
+    /// Wait at most `timeout` for the server's Close when closing.
+    pub fn close_timeout(mut self, timeout: Duration) -> ClientOptions {
+        self.close_timeout = timeout;
         self
     }
 
@@ -155,12 +167,50 @@ pub enum ClientError {
 /// publications, turns frames into [`ClientEvent`]s and, with a retry
 /// interval, reconnects (re-subscribing) after a lost connection.
 /// Publications made while disconnected wait in a bounded queue and go out
-/// after the next ack. Dropping the client closes the connection.
+/// after the next ack.
+///
+/// [`WebSocketClient::close`] ends the connection as RFC 6455 asks: it
+/// sends a Close frame with a status code (1000, normal closure), waits
+/// (bounded by [`ClientOptions::close_timeout`]) for the server's Close, and
+/// only then closes TCP. Dropping the client does the same in the
+/// background, without blocking the caller, as far as the runtime lets the
+/// background task run.
 #[derive(Debug)]
 pub struct WebSocketClient {
     events: mpsc::Receiver<ClientEvent>,
-    publish: mpsc::Sender<WsMessage>,
+    publish: mpsc::Sender<Outgoing>,
     ack: (String, String),
+}
+
+/// The normal-closure status code (RFC 6455 §7.4.1).
+pub const CLOSE_NORMAL: u16 = 1000;
+
+/// How a [`WebSocketClient::close`] went.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Closed {
+    /// Both Close frames were exchanged; the server's carried this code
+    /// (`None`: a Close frame without a status code).
+    Clean {
+        /// The server's status code.
+        code: Option<u16>,
+    },
+    /// Our Close frame went out, but the server's did not arrive within the
+    /// close timeout (or the connection broke first); TCP was closed anyway.
+    TimedOut,
+    /// There was no connection to close (it had ended, or the client was
+    /// between reconnection attempts).
+    NotConnected,
+}
+
+/// What the application hands the background task.
+enum Outgoing {
+    Frame(WsMessage),
+    Close {
+        code: u16,
+        reason: String,
+        done: oneshot::Sender<Closed>,
+    },
 }
 
 impl WebSocketClient {
@@ -264,10 +314,62 @@ impl WebSocketClient {
     /// Sends a text frame as it is (for raw JSON, or to test a server).
     pub async fn send_text(&self, text: impl Into<String>) -> Result<(), ClientError> {
         self.publish
-            .send(WsMessage::text(text.into()))
+            .send(Outgoing::Frame(WsMessage::text(text.into())))
             .await
             .map_err(|_| ClientError::Closed)
     }
+
+    /// Closes the connection with status 1000 (normal closure) after the
+    /// publications queued before it, and waits for the server's Close (at
+    /// most [`ClientOptions::close_timeout`]). No reconnection follows.
+    ///
+    /// ```no_run
+    /// # use broker_core::websocket::{ClientOptions, WebSocketClient};
+    /// # async fn demo() -> Result<(), broker_core::websocket::ClientError> {
+    /// let client = WebSocketClient::connect(
+    ///     "ws://127.0.0.1:27759/v1/messages/json",
+    ///     ["zeek/events"],
+    ///     ClientOptions::default(),
+    /// )
+    /// .await?;
+    /// client.publish("zeek/events/x", 42u64).await?;
+    /// client.close().await; // the server sees 1000, then TCP closes
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn close(self) -> Closed {
+        self.close_with(CLOSE_NORMAL, "").await
+    }
+
+    /// Like [`WebSocketClient::close`], with another status code and a
+    /// reason (at most 123 bytes of UTF-8 fit in a Close frame; longer
+    /// reasons are cut at a character boundary).
+    pub async fn close_with(self, code: u16, reason: &str) -> Closed {
+        let (done, outcome) = oneshot::channel();
+        let close = Outgoing::Close {
+            code,
+            reason: truncate_reason(reason).to_owned(),
+            done,
+        };
+        if self.publish.send(close).await.is_err() {
+            return Closed::NotConnected;
+        }
+        outcome.await.unwrap_or(Closed::NotConnected)
+    }
+}
+
+/// The longest prefix of `reason` that fits in a Close frame (125 bytes of
+/// payload, 2 of them the code), cut at a character boundary.
+fn truncate_reason(reason: &str) -> &str {
+    const MAX: usize = 123;
+    if reason.len() <= MAX {
+        return reason;
+    }
+    let mut end = MAX;
+    while !reason.is_char_boundary(end) {
+        end -= 1;
+    }
+    &reason[..end]
 }
 
 /// A parsed `ws://` or `wss://` URL.
@@ -357,7 +459,7 @@ impl Connector {
         let _ = tcp.set_nodelay(true);
         match (&self.options.tls, t.tls) {
             (Some(tls), true) => {
-                let stream = tls.connect(&t.host, tcp).await?;
+                let stream = tls.connect_rustls(&t.host, tcp).await?;
                 let (ws, ack) = self.handshake(stream).await?;
                 Ok((Conn::Tls(Box::new(ws)), ack))
             }
@@ -426,16 +528,19 @@ impl Connector {
         self,
         first: Conn,
         events: mpsc::Sender<ClientEvent>,
-        mut publish: mpsc::Receiver<WsMessage>,
+        mut publish: mpsc::Receiver<Outgoing>,
     ) {
         let mut conn = first;
+        let close_timeout = self.options.close_timeout;
         loop {
-            let reason = match &mut conn {
-                Conn::Plain(ws) => serve(ws, &events, &mut publish).await,
-                Conn::Tls(ws) => serve(ws, &events, &mut publish).await,
+            let ended = match &mut conn {
+                Conn::Plain(ws) => serve(ws, &events, &mut publish, close_timeout).await,
+                Conn::Tls(ws) => serve(ws, &events, &mut publish, close_timeout).await,
             };
-            let Some(reason) = reason else {
-                return; // the application dropped the client
+            let reason = match ended {
+                Ended::Lost(reason) => reason,
+                // Closed by the application, or the application is gone.
+                Ended::Closed => return,
             };
             if events
                 .send(ClientEvent::Disconnected { reason })
@@ -476,13 +581,23 @@ impl Connector {
     }
 }
 
-/// Moves frames until the connection ends (`Some(reason)`) or the
-/// application is gone (`None`).
+/// How [`serve`] ended.
+enum Ended {
+    /// The connection ended; with a retry interval the client reconnects.
+    Lost(String),
+    /// The application closed the client or dropped it; the connection was
+    /// closed properly (as far as the server allowed).
+    Closed,
+}
+
+/// Moves frames until the connection ends or the application closes or
+/// drops the client.
 async fn serve<S>(
     ws: &mut WebSocketStream<S>,
     events: &mpsc::Sender<ClientEvent>,
-    publish: &mut mpsc::Receiver<WsMessage>,
-) -> Option<String>
+    publish: &mut mpsc::Receiver<Outgoing>,
+    close_timeout: Duration,
+) -> Ended
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
@@ -493,16 +608,18 @@ where
                     Some(Ok(WsMessage::Text(text))) => text.to_string(),
                     Some(Ok(WsMessage::Binary(b))) => String::from_utf8_lossy(&b).into_owned(),
                     Some(Ok(WsMessage::Close(frame))) => {
-                        return Some(match frame {
+                        // tungstenite answers the server's Close; send it.
+                        let _ = tokio::time::timeout(close_timeout, ws.flush()).await;
+                        return Ended::Lost(match frame {
                             Some(f) => format!("server closed ({}): {}", f.code, f.reason),
                             None => "server closed the connection".into(),
                         });
                     }
                     Some(Ok(_)) => continue,
                     Some(Err(WsError::ConnectionClosed)) | None => {
-                        return Some("server closed the connection".into());
+                        return Ended::Lost("server closed the connection".into());
                     }
-                    Some(Err(e)) => return Some(e.to_string()),
+                    Some(Err(e)) => return Ended::Lost(e.to_string()),
                 };
                 let event = match ServerFrame::parse(&text) {
                     Ok(ServerFrame::Data(msg)) => ClientEvent::Message(msg),
@@ -512,23 +629,66 @@ where
                     Err(e) => ClientEvent::Invalid { reason: e.to_string() },
                 };
                 if events.send(event).await.is_err() {
-                    let _ = ws.close(None).await;
-                    return None;
+                    // Nobody reads events any more: the client was dropped.
+                    close_properly(ws, CLOSE_NORMAL, String::new(), close_timeout).await;
+                    return Ended::Closed;
                 }
             }
             out = publish.recv() => match out {
-                Some(msg) => {
+                Some(Outgoing::Frame(msg)) => {
                     if let Err(e) = ws.send(msg).await {
-                        return Some(e.to_string());
+                        return Ended::Lost(e.to_string());
                     }
                 }
+                Some(Outgoing::Close { code, reason, done }) => {
+                    let outcome = close_properly(ws, code, reason, close_timeout).await;
+                    let _ = done.send(outcome);
+                    return Ended::Closed;
+                }
                 None => {
-                    let _ = ws.close(None).await;
-                    return None;
+                    close_properly(ws, CLOSE_NORMAL, String::new(), close_timeout).await;
+                    return Ended::Closed;
                 }
             },
         }
     }
+}
+
+/// The closing handshake of RFC 6455 §7.1.1 from the client's side: send a
+/// Close frame, read until the server's Close arrives (dropping data frames
+/// still in flight), then let the caller drop TCP. All within `timeout`.
+async fn close_properly<S>(
+    ws: &mut WebSocketStream<S>,
+    code: u16,
+    reason: String,
+    timeout: Duration,
+) -> Closed
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let frame = CloseFrame {
+        code: CloseCode::from(code),
+        reason: reason.into(),
+    };
+    let handshake = async {
+        if ws.close(Some(frame)).await.is_err() {
+            return Closed::TimedOut;
+        }
+        loop {
+            match ws.next().await {
+                Some(Ok(WsMessage::Close(reply))) => {
+                    return Closed::Clean {
+                        code: reply.map(|f| u16::from(f.code)),
+                    };
+                }
+                Some(Ok(_)) => continue,
+                Some(Err(_)) | None => return Closed::TimedOut,
+            }
+        }
+    };
+    tokio::time::timeout(timeout, handshake)
+        .await
+        .unwrap_or(Closed::TimedOut)
 }
 
 #[cfg(test)]

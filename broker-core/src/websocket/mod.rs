@@ -60,7 +60,7 @@ use crate::topic::Topic;
 mod client;
 mod server;
 
-pub use client::{ClientError, ClientEvent, ClientOptions, WebSocketClient};
+pub use client::{CLOSE_NORMAL, ClientError, ClientEvent, ClientOptions, Closed, WebSocketClient};
 pub use server::WebSocketServer;
 
 /// The one path the API is served on.

@@ -13,6 +13,28 @@ pub(crate) fn all(cx: &mut Ctxt, container: &Container<'_>) {
     check_enum_attrs_on_struct(cx, container);
     check_zeek_names(cx, container);
     check_unique_enum_names(cx, container);
+    check_zeek_script_target(cx, container);
+}
+
+/// `zeek = "…"` compares a record or an enum with the script; a tuple
+/// struct has no Zeek declaration, and a generic record's field types are
+/// not known until it is used.
+fn check_zeek_script_target(cx: &mut Ctxt, container: &Container<'_>) {
+    let Some(zeek) = &container.attrs.zeek else {
+        return;
+    };
+    match &container.body {
+        Body::Tuple(_) => cx.error_at(
+            zeek.span,
+            "`zeek` checks a record (a struct with named fields) or an enum; a tuple struct \
+             has no Zeek type declaration",
+        ),
+        Body::Record(_) if !container.generics.params.is_empty() => cx.error_at(
+            zeek.span,
+            "`zeek` cannot check a generic record: its field types are only known where it is used",
+        ),
+        _ => {}
+    }
 }
 
 /// Unions, unit structs, empty enums and enum variants with fields have no

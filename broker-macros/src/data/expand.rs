@@ -19,6 +19,7 @@ pub(crate) fn expand(container: &Container<'_>) -> TokenStream {
     let ident = container.ident;
 
     let zeek_type = zeek_type(container, &private);
+    let zeek_type_const = zeek_type_const(container, &private);
     let (to_data, into_data, from_data) = match &container.body {
         Body::Record(fields) => record(&private, fields),
         Body::Tuple(fields) if fields.len() == 1 => newtype(&private, &fields[0]),
@@ -57,6 +58,8 @@ pub(crate) fn expand(container: &Container<'_>) -> TokenStream {
         const _: () = {
             #[automatically_derived]
             impl #typed_impl #private::ZeekTyped for #ident #typed_ty #typed_where {
+                const ZEEK_TYPE: #private::ZeekTypeExpr = #zeek_type_const;
+
                 fn zeek_type() -> #private::ZeekType {
                     #zeek_type
                 }
@@ -94,10 +97,7 @@ fn zeek_type(container: &Container<'_>, private: &TokenStream) -> TokenStream {
             let fields = fields.iter().map(|f| {
                 let ty = f.ty;
                 let optional = f.optional;
-                let field_name = match &f.member {
-                    syn::Member::Named(ident) => ident.to_string(),
-                    syn::Member::Unnamed(index) => index.index.to_string(),
-                };
+                let field_name = f.zeek_name();
                 quote_spanned! {ty.span()=>
                     #private::record_field(
                         #field_name,
@@ -121,6 +121,22 @@ fn zeek_type(container: &Container<'_>, private: &TokenStream) -> TokenStream {
     }
 }
 
+/// `ZeekTyped::ZEEK_TYPE`: the constant form of [`zeek_type`].
+fn zeek_type_const(container: &Container<'_>, private: &TokenStream) -> TokenStream {
+    let name = container.zeek_type_name();
+    match &container.body {
+        Body::Record(_) | Body::Enum(..) => quote!(#private::ZeekTypeExpr::Named(#name)),
+        Body::Tuple(fields) if fields.len() == 1 => {
+            let ty = fields[0].ty;
+            quote_spanned!(ty.span()=> <#ty as #private::ZeekTyped>::ZEEK_TYPE)
+        }
+        Body::Tuple(_) => {
+            quote!(#private::ZeekTypeExpr::Vector(&#private::ZeekTypeExpr::Any))
+        }
+        Body::Unit(_) | Body::Union(_) => TokenStream::new(),
+    }
+}
+
 /// A Zeek record: a vector of the fields in order; trailing `Option` fields
 /// may be missing and extra trailing elements are ignored.
 fn record(private: &TokenStream, fields: &[Field<'_>]) -> (TokenStream, TokenStream, TokenStream) {
@@ -132,10 +148,7 @@ fn record(private: &TokenStream, fields: &[Field<'_>]) -> (TokenStream, TokenStr
         .map_or(0, |last| last + 1);
     let reads = fields.iter().enumerate().map(|(i, f)| {
         let (member, ty) = (&f.member, f.ty);
-        let name = match member {
-            syn::Member::Named(ident) => ident.to_string(),
-            syn::Member::Unnamed(index) => index.index.to_string(),
-        };
+        let name = f.zeek_name();
         quote_spanned! {ty.span()=>
             #member: #private::field::<#ty>(items, #i, #name)?
         }

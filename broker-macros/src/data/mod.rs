@@ -14,7 +14,11 @@ pub(crate) fn derive(input: &syn::DeriveInput) -> syn::Result<TokenStream> {
     let container = model::Container::from_ast(&mut cx, input);
     check::all(&mut cx, &container);
     cx.check()?;
-    Ok(expand::expand(&container))
+    let mut out = expand::expand(&container);
+    if container.attrs.zeek.is_some() {
+        out.extend(crate::zeek::record::check(&container));
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

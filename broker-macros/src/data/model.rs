@@ -11,6 +11,7 @@ use crate::ctxt::Ctxt;
 /// A struct, enum or union with `#[derive(Data)]`.
 pub(crate) struct Container<'a> {
     pub(crate) ident: &'a syn::Ident,
+    pub(crate) vis: &'a syn::Visibility,
     pub(crate) generics: &'a syn::Generics,
     pub(crate) attrs: ContainerAttrs,
     pub(crate) body: Body<'a>,
@@ -33,6 +34,8 @@ pub(crate) struct ContainerAttrs {
     pub(crate) rename_all: Option<Attr<RenameRule>>,
     /// `name = "Conn::Info"`: the Zeek type name in schemas.
     pub(crate) name: Option<Attr<String>>,
+    /// `zeek = "scripts/site.zeek"`: the script that declares the type.
+    pub(crate) zeek: Option<Attr<String>>,
 }
 
 /// The shape of the container.
@@ -58,6 +61,23 @@ pub(crate) struct Field<'a> {
     /// Whether the type is written `Option<…>`: such a field may be missing
     /// at the end of a record.
     pub(crate) optional: bool,
+}
+
+impl Field<'_> {
+    /// The name of the field in Zeek: the Rust name without `r#`, or the
+    /// index of a tuple field.
+    pub(crate) fn zeek_name(&self) -> String {
+        member_name(&self.member)
+    }
+}
+
+/// A member's name without `r#` (`r#type` is Zeek's `type`).
+pub(crate) fn member_name(member: &syn::Member) -> String {
+    use syn::ext::IdentExt as _;
+    match member {
+        syn::Member::Named(ident) => ident.unraw().to_string(),
+        syn::Member::Unnamed(index) => index.index.to_string(),
+    }
 }
 
 /// An enum variant.
@@ -89,6 +109,7 @@ impl<'a> Container<'a> {
         };
         Container {
             ident: &input.ident,
+            vis: &input.vis,
             generics: &input.generics,
             attrs,
             body,
@@ -148,6 +169,9 @@ impl ContainerAttrs {
                 } else if meta.path.is_ident("name") {
                     let lit: syn::LitStr = meta.value()?.parse()?;
                     set_once(cx, &mut out.name, "name", lit.value(), lit.span());
+                } else if meta.path.is_ident("zeek") {
+                    let lit: syn::LitStr = meta.value()?.parse()?;
+                    set_once(cx, &mut out.zeek, "zeek", lit.value(), lit.span());
                 } else if meta.path.is_ident("rename_all") {
                     let lit: syn::LitStr = meta.value()?.parse()?;
                     let Some(rule) = RenameRule::from_name(&lit.value()) else {

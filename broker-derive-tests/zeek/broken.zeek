@@ -1,0 +1,8 @@
+module Site;
+
+export {
+	type Info: record {
+		ts: time;
+		uid string;
+	};
+}

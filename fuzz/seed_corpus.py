@@ -3,6 +3,8 @@
 
 * bin_decode, zeek_message: every bin v1 value in the vectors (the
   `*bin_v1_hex` fields, including invalid and lenient inputs), hex-decoded.
+* zeromq_frames: every message of testdata/zeek-zeromq/*.jsonl, framed as
+  the target reads it, and every captured log batch alone.
 * json_decode: every JSON v1 text (`json_v1_text`, `reencoded_json_v1_text`,
   `value_json_v1_text`, `json_v1_data_message_text`) and the raw bytes of
   `json_v1_hex`.
@@ -21,6 +23,7 @@ import os
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 VECTORS = os.path.join(HERE, "..", "testdata", "broker-vectors")
+ZEROMQ = os.path.join(HERE, "..", "testdata", "zeek-zeromq")
 CORPUS = os.path.join(HERE, "corpus")
 
 BIN_KEYS = {
@@ -77,6 +80,25 @@ def main():
     write("bin_decode", bins)
     write("zeek_message", bins)
     write("json_decode", jsons)
+    write("zeromq_frames", zeromq_seeds())
+
+
+def zeromq_seeds():
+    """Every captured ZeroMQ message as the zeromq_frames target reads it
+    (each frame a 2-byte big-endian length and its bytes), and every
+    captured log batch on its own."""
+    seeds = set()
+    for path in sorted(glob.glob(os.path.join(ZEROMQ, "*.jsonl"))):
+        with open(path, encoding="utf-8") as f:
+            for line in f:
+                if not line.strip():
+                    continue
+                capture = json.loads(line)
+                frames = [bytes.fromhex(x) for x in capture["frames_hex"]]
+                seeds.add(b"".join(len(x).to_bytes(2, "big") + x for x in frames))
+                if capture["socket"] == "push" and len(frames) == 4:
+                    seeds.add(frames[3])
+    return seeds
 
 
 if __name__ == "__main__":

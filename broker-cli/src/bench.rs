@@ -21,6 +21,8 @@ use serde_json::json;
 
 use crate::args::{ListenAddr, PeerAddr, parse_listen, parse_peer};
 use crate::node::ConnArgs;
+use crate::zmq::ProxyEndpoints;
+use broker_core::zeromq::{NodeOptions, ZmqNode};
 
 const SYNC_TOPIC: &str = "/bench/sync";
 const ACK_TOPIC: &str = "/bench/ack";
@@ -39,11 +41,39 @@ pub(crate) enum BenchCommand {
     /// Measure round trips, one at a time; print one JSON line.
     #[command(after_help = PING_EXAMPLES)]
     Ping(PingArgs),
+    /// Measure a ZeroMQ proxy's forwarding rate with raw libzmq sockets (any
+    /// XPUB/XSUB proxy: `broker zmq-proxy`, Zeek's, libzmq's zmq_proxy).
+    #[command(after_help = PROXY_EXAMPLES)]
+    Proxy(ProxyBenchArgs),
+}
+
+const PROXY_EXAMPLES: &str = "\
+Examples:
+  broker zmq-proxy --xsub tcp://127.0.0.1:5556 --xpub tcp://127.0.0.1:5555 &
+  broker bench proxy --zeromq-connect tcp://127.0.0.1:5556,tcp://127.0.0.1:5555 --events 1000000
+
+One publisher sends Zeek-framed tiny events (4 frames) as fast as the proxy takes
+them; --subscribers raw subscribers count them. Prints
+{\"events\":N,\"received\":R,\"seconds\":S,\"events_per_sec\":E}, R being what the
+slowest subscriber got and E = R / S.";
+
+#[derive(Args, Debug)]
+pub(crate) struct ProxyBenchArgs {
+    /// The proxy: its XSUB endpoint, then its XPUB endpoint.
+    #[arg(long, value_name = "XSUB_ENDPOINT,XPUB_ENDPOINT", value_parser = crate::zmq::parse_proxy_endpoints)]
+    zeromq_connect: ProxyEndpoints,
+    /// Events to send.
+    #[arg(long, value_name = "N", default_value_t = 1_000_000)]
+    events: u64,
+    /// Subscribers.
+    #[arg(long, value_name = "K", default_value_t = 1)]
+    subscribers: usize,
 }
 
 const SERVE_EXAMPLES: &str = "\
 Examples:
   broker bench serve --disable-ssl --listen 127.0.0.1:9999
+  broker bench serve --zeromq-connect tcp://127.0.0.1:5556,tcp://127.0.0.1:5555
   broker bench serve --listen 9999 --ready-file /tmp/port    # TLS (default mode)
 
 Counts events on /benchmark/events from any peer (also Broker's broker-throughput),
@@ -53,6 +83,7 @@ const SEND_EXAMPLES: &str = "\
 Examples:
   broker bench send --disable-ssl --peer 127.0.0.1:9999 --events 2000000 --payload tiny
   broker bench send --disable-ssl --peer 127.0.0.1:9999 --payload table --seconds 10
+  broker bench send --zeromq-connect tcp://127.0.0.1:5556,tcp://127.0.0.1:5555 --events 1000000
 
 Prints {\"events\":N,\"seconds\":S,\"events_per_sec\":R,\"bytes_per_sec\":B,\"confirmed\":true};
 confirmed is false against a server that does not answer /bench/sync.";
@@ -68,8 +99,12 @@ pub(crate) struct ServeArgs {
     #[command(flatten)]
     conn: ConnArgs,
     /// Listen on [ADDR:]PORT.
-    #[arg(long, value_name = "[ADDR:]PORT", value_parser = parse_listen)]
-    listen: ListenAddr,
+    #[arg(long, value_name = "[ADDR:]PORT", value_parser = parse_listen, required_unless_present = "zeromq_connect")]
+    listen: Option<ListenAddr>,
+    /// Instead of listening, join a ZeroMQ cluster through the proxy at
+    /// XSUB_ENDPOINT,XPUB_ENDPOINT (as `broker node --zeromq-connect`).
+    #[arg(long, value_name = "XSUB_ENDPOINT,XPUB_ENDPOINT", value_parser = crate::zmq::parse_proxy_endpoints, conflicts_with = "listen")]
+    zeromq_connect: Option<crate::zmq::ProxyEndpoints>,
     /// Write the bound port to F once listening.
     #[arg(long, value_name = "F")]
     ready_file: Option<PathBuf>,
@@ -97,8 +132,12 @@ pub(crate) struct SendArgs {
     #[command(flatten)]
     conn: ConnArgs,
     /// The server.
-    #[arg(long, value_name = "HOST:PORT", value_parser = parse_peer)]
-    peer: PeerAddr,
+    #[arg(long, value_name = "HOST:PORT", value_parser = parse_peer, required_unless_present = "zeromq_connect")]
+    peer: Option<PeerAddr>,
+    /// Instead of peering, reach the server through a ZeroMQ cluster's proxy
+    /// at XSUB_ENDPOINT,XPUB_ENDPOINT.
+    #[arg(long, value_name = "XSUB_ENDPOINT,XPUB_ENDPOINT", value_parser = crate::zmq::parse_proxy_endpoints, conflicts_with = "peer")]
+    zeromq_connect: Option<crate::zmq::ProxyEndpoints>,
     /// Events to send (default 1,000,000, or unlimited with --seconds).
     #[arg(long, value_name = "N")]
     events: Option<u64>,
@@ -115,8 +154,12 @@ pub(crate) struct PingArgs {
     #[command(flatten)]
     conn: ConnArgs,
     /// The server.
-    #[arg(long, value_name = "HOST:PORT", value_parser = parse_peer)]
-    peer: PeerAddr,
+    #[arg(long, value_name = "HOST:PORT", value_parser = parse_peer, required_unless_present = "zeromq_connect")]
+    peer: Option<PeerAddr>,
+    /// Instead of peering, reach the server through a ZeroMQ cluster's proxy
+    /// at XSUB_ENDPOINT,XPUB_ENDPOINT.
+    #[arg(long, value_name = "XSUB_ENDPOINT,XPUB_ENDPOINT", value_parser = crate::zmq::parse_proxy_endpoints, conflicts_with = "peer")]
+    zeromq_connect: Option<crate::zmq::ProxyEndpoints>,
     /// Round trips.
     #[arg(long, value_name = "N", default_value_t = 1000)]
     count: u64,
@@ -127,6 +170,9 @@ pub(crate) async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Serve(args) => serve(args).await,
         BenchCommand::Send(args) => send(args).await,
         BenchCommand::Ping(args) => ping(args).await,
+        BenchCommand::Proxy(args) => {
+            tokio::task::spawn_blocking(move || proxy_bench(&args)).await?
+        }
     }
 }
 
@@ -144,7 +190,15 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let mut sub = ep
         .subscribe([THROUGHPUT_TOPIC, SYNC_TOPIC, PING_TOPIC, TERMINATE_TOPIC])
         .await?;
-    let port = ep.listen(&args.listen.address, args.listen.port).await?;
+    let mut _node = None;
+    let port = match (&args.listen, &args.zeromq_connect) {
+        (Some(listen), _) => ep.listen(&listen.address, listen.port).await?,
+        (None, Some(proxy)) => {
+            _node = Some(join(&ep, proxy, "bench-serve").await?);
+            0
+        }
+        (None, None) => bail!("--listen or --zeromq-connect is required"),
+    };
     if let Some(path) = &args.ready_file {
         let tmp = path.with_extension("tmp");
         std::fs::write(&tmp, format!("{port}\n"))?;
@@ -179,22 +233,52 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Joins a ZeroMQ cluster as `<role>-<pid>` and waits until ready.
+async fn join(ep: &Endpoint, proxy: &ProxyEndpoints, role: &str) -> anyhow::Result<ZmqNode> {
+    let name = format!("{role}-{}", std::process::id());
+    let node = ep
+        .join_zeromq(NodeOptions::new(&proxy.xsub, &proxy.xpub, name))
+        .await?;
+    node.wait_ready(Duration::from_secs(30))
+        .await
+        .context("the ZeroMQ proxy did not answer")?;
+    Ok(node)
+}
+
+/// An endpoint connected to the server: peered, or through a ZeroMQ proxy
+/// (then with its node, which must live as long as the endpoint is used).
 async fn connect(
     conn: &ConnArgs,
-    peer: &PeerAddr,
+    peer: Option<&PeerAddr>,
+    zeromq: Option<&ProxyEndpoints>,
     topics: &[&str],
-) -> anyhow::Result<(Endpoint, Subscriber)> {
+) -> anyhow::Result<(Endpoint, Subscriber, Option<ZmqNode>)> {
     let options = conn.options()?;
     let ep = Endpoint::new_in(options, tokio::runtime::Handle::current())?;
     let sub = ep.subscribe(topics.iter().copied()).await?;
-    ep.peer_and_wait(&peer.host, peer.port, Duration::ZERO)
-        .await
-        .with_context(|| format!("cannot reach the server at {}:{}", peer.host, peer.port))?;
-    Ok((ep, sub))
+    let node = match (peer, zeromq) {
+        (Some(peer), _) => {
+            ep.peer_and_wait(&peer.host, peer.port, Duration::ZERO)
+                .await
+                .with_context(|| {
+                    format!("cannot reach the server at {}:{}", peer.host, peer.port)
+                })?;
+            None
+        }
+        (None, Some(proxy)) => Some(join(&ep, proxy, "bench-client").await?),
+        (None, None) => bail!("--peer or --zeromq-connect is required"),
+    };
+    Ok((ep, sub, node))
 }
 
 async fn send(args: SendArgs) -> anyhow::Result<()> {
-    let (ep, mut acks) = connect(&args.conn, &args.peer, &[ACK_TOPIC]).await?;
+    let (ep, mut acks, node) = connect(
+        &args.conn,
+        args.peer.as_ref(),
+        args.zeromq_connect.as_ref(),
+        &[ACK_TOPIC],
+    )
+    .await?;
     let payload = Payload::from(args.payload);
     let event = payloads::event(payload, 1).into_data();
     let bytes_per_event = bin::encode(&event).len() as u64 + 37 + 4 + THROUGHPUT_TOPIC.len() as u64;
@@ -207,13 +291,28 @@ async fn send(args: SendArgs) -> anyhow::Result<()> {
         .seconds
         .map(|s| Instant::now() + Duration::from_secs_f64(s.max(0.0)));
     // The server counts every event it ever received; ask for the count
-    // before and after, and report the difference.
-    let baseline = sync(&ep, &mut acks, Duration::from_secs(3)).await?;
+    // before and after, and report the difference. Through ZeroMQ, our
+    // question is lost until the server's subscriptions have reached us:
+    // ask again for a while.
+    let mut baseline = sync(&ep, &mut acks, Duration::from_secs(3)).await?;
+    if node.is_some() {
+        let give_up = Instant::now() + Duration::from_secs(15);
+        while baseline.is_none() && Instant::now() < give_up {
+            baseline = sync(&ep, &mut acks, Duration::from_millis(300)).await?;
+        }
+    }
     let start = Instant::now();
     let mut sent = 0u64;
     while sent < limit {
         if sent.is_multiple_of(1024) && deadline.is_some_and(|d| Instant::now() >= d) {
             break;
+        }
+        // A ZeroMQ node never slows publishers down by itself: wait for
+        // room, as Broker peering's flow control would.
+        if let Some(node) = &node
+            && sent.is_multiple_of(64)
+        {
+            node.wait_for_room().await;
         }
         ep.publish(THROUGHPUT_TOPIC, event.clone()).await?;
         sent += 1;
@@ -228,6 +327,9 @@ async fn send(args: SendArgs) -> anyhow::Result<()> {
         // Not a `broker bench serve`: count what we wrote.
         _ => {
             ep.flush(Duration::from_secs(60)).await?;
+            if let Some(node) = &node {
+                node.flush(Duration::from_secs(60)).await?;
+            }
             (sent, false)
         }
     };
@@ -266,7 +368,34 @@ async fn sync(ep: &Endpoint, acks: &mut Subscriber, wait: Duration) -> anyhow::R
 }
 
 async fn ping(args: PingArgs) -> anyhow::Result<()> {
-    let (ep, mut pongs) = connect(&args.conn, &args.peer, &[PONG_TOPIC]).await?;
+    let (ep, mut pongs, node) = connect(
+        &args.conn,
+        args.peer.as_ref(),
+        args.zeromq_connect.as_ref(),
+        &[PONG_TOPIC],
+    )
+    .await?;
+    if node.is_some() {
+        // Wait until a ping gets an answer: the server's subscription has
+        // reached us.
+        let give_up = Instant::now() + Duration::from_secs(15);
+        loop {
+            ep.publish(
+                PING_TOPIC,
+                Event::new("bench_ping", vec![Data::Count(u64::MAX)]).into_data(),
+            )
+            .await?;
+            if tokio::time::timeout(Duration::from_millis(300), pongs.recv())
+                .await
+                .is_ok()
+            {
+                break;
+            }
+            if Instant::now() >= give_up {
+                bail!("no pong from the server through the ZeroMQ proxy");
+            }
+        }
+    }
     let mut rtts = Vec::with_capacity(args.count as usize);
     let wait = Duration::from_secs(10);
     for seq in 0..args.count {
@@ -303,5 +432,97 @@ async fn ping(args: PingArgs) -> anyhow::Result<()> {
         })
     );
     ep.shutdown().await?;
+    Ok(())
+}
+
+/// The proxy benchmark: raw sockets on plain threads, no endpoint.
+fn proxy_bench(args: &ProxyBenchArgs) -> anyhow::Result<()> {
+    let ctx = zmq::Context::new();
+    let topic = b"zeek.bench.events".to_vec();
+    let payload = bin::encode(&payloads::event(Payload::Tiny, 1).into_data());
+    let n = args.events;
+    // Subscribers: count messages until N or until the stream stops.
+    let mut readers = Vec::new();
+    for _ in 0..args.subscribers.max(1) {
+        let xsub = ctx.socket(zmq::XSUB)?;
+        // No limit on the subscriber's side (Zeek's advice for no drops):
+        // what is measured is the proxy, not a subscriber's queue.
+        xsub.set_rcvhwm(0)?;
+        xsub.connect(&args.zeromq_connect.xpub)?;
+        let mut sub = vec![1u8];
+        sub.extend_from_slice(&topic);
+        xsub.send(sub, 0)?;
+        readers.push(std::thread::spawn(move || -> (u64, Instant) {
+            let mut got = 0u64;
+            let mut last = Instant::now();
+            let mut msg = zmq::Message::new();
+            while got < n {
+                // The stream has stopped when nothing comes for 2 s.
+                match xsub.poll(zmq::POLLIN, 2000) {
+                    Ok(r) if r > 0 => {}
+                    _ => break,
+                }
+                while xsub.recv(&mut msg, zmq::DONTWAIT).is_ok() {
+                    if !msg.get_more() {
+                        got += 1;
+                        last = Instant::now();
+                    }
+                }
+            }
+            (got, last)
+        }));
+    }
+    let mut xpub = ctx.socket(zmq::XPUB)?;
+    xpub.set_sndhwm(1000)?;
+    xpub.set_xpub_verbose(true)?;
+    // Block instead of dropping when the proxy does not keep up: the rate
+    // is what the proxy takes and passes on.
+    set_nodrop(&mut xpub)?;
+    xpub.connect(&args.zeromq_connect.xsub)?;
+    // The first subscription shows the path works; a proxy's XSUB may pass
+    // a topic upstream once, so give the other subscribers' a moment.
+    let wait = Instant::now() + Duration::from_secs(10);
+    loop {
+        if Instant::now() > wait {
+            bail!("the proxy passed on no subscription");
+        }
+        if xpub.poll(zmq::POLLIN, 100)? > 0 && xpub.recv_bytes(0)?.first() == Some(&1) {
+            break;
+        }
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let start = Instant::now();
+    for _ in 0..n {
+        xpub.send(&topic[..], zmq::SNDMORE)?;
+        xpub.send(&b"bench"[..], zmq::SNDMORE)?;
+        xpub.send(&b"broker-bin-v1"[..], zmq::SNDMORE)?;
+        xpub.send(&payload[..], 0)?;
+    }
+    let mut received = u64::MAX;
+    let mut end = start;
+    for reader in readers {
+        let (got, last) = reader
+            .join()
+            .map_err(|_| anyhow::anyhow!("a subscriber thread failed"))?;
+        received = received.min(got);
+        end = end.max(last);
+    }
+    let seconds = end.duration_since(start).as_secs_f64().max(1e-9);
+    println!(
+        "{}",
+        json!({
+            "subscribers": args.subscribers.max(1),
+            "events": n,
+            "received": received,
+            "seconds": (seconds * 1000.0).round() / 1000.0,
+            "events_per_sec": (received as f64 / seconds).round(),
+        })
+    );
+    Ok(())
+}
+
+/// `XPUB_NODROP` on (the `zmq` crate has no setter for it).
+fn set_nodrop(socket: &mut zmq::Socket) -> anyhow::Result<()> {
+    broker_core::zeromq::set_xpub_nodrop(socket, true)?;
     Ok(())
 }

@@ -9,6 +9,7 @@ mod bench;
 mod node;
 mod record;
 mod schema;
+mod zmq;
 
 use std::process::ExitCode;
 
@@ -27,7 +28,7 @@ enum Command {
     /// Run one endpoint until SIGINT/SIGTERM: listen, peer, print what
     /// arrives, publish JSON lines from stdin.
     #[command(after_help = node::EXAMPLES)]
-    Node(node::NodeArgs),
+    Node(Box<node::NodeArgs>),
     /// Publish one Zeek event and exit once it was handed to the peer.
     #[command(after_help = node::PUBLISH_EXAMPLES)]
     Publish(node::PublishArgs),
@@ -47,6 +48,9 @@ enum Command {
     /// or check them against Zeek scripts.
     #[command(after_help = schema::EXAMPLES)]
     Schema(schema::SchemaArgs),
+    /// Run the central XPUB/XSUB proxy of a Zeek ZeroMQ cluster.
+    #[command(after_help = zmq::PROXY_EXAMPLES)]
+    ZmqProxy(zmq::ProxyArgs),
 }
 
 const BENCH_EXAMPLES: &str = "\
@@ -95,13 +99,14 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
-            Command::Node(args) => node::run_node(args).await,
+            Command::Node(args) => node::run_node(*args).await,
             Command::Publish(args) => node::run_publish(args).await,
             Command::Subscribe(args) => node::run_subscribe(args).await,
             Command::Bench(cmd) => bench::run(cmd).await,
             Command::Record(args) => record::run_record(args).await,
             Command::Replay(args) => record::run_replay(args).await,
             Command::Schema(args) => schema::run(args),
+            Command::ZmqProxy(args) => zmq::run_proxy(args).await,
         }
     });
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));

@@ -14,6 +14,7 @@ use broker_core::status::StatusCode;
 use broker_core::topic::Topic;
 use broker_core::websocket::{ServerOptions, WebSocketServer};
 use broker_core::zeek::Event;
+use broker_core::zeromq::{ClusterEvent, Limits, LoggerOptions, NodeOptions, NodeType, ZmqNode};
 use clap::Args;
 use serde_json::{Value, json};
 use tokio::io::AsyncBufReadExt;
@@ -151,6 +152,21 @@ pub(crate) struct NodeArgs {
     /// When stdin ends, flush everything to every peer, then exit 0.
     #[arg(long)]
     exit_on_eof: bool,
+    /// Join a Zeek ZeroMQ cluster through its central proxy: the proxy's
+    /// XSUB endpoint (this node's XPUB connects there), then its XPUB
+    /// endpoint (Zeek's defaults: tcp://127.0.0.1:5556,tcp://127.0.0.1:5555).
+    #[arg(long, value_name = "XSUB_ENDPOINT,XPUB_ENDPOINT", value_parser = crate::zmq::parse_proxy_endpoints, requires = "zeromq_node")]
+    zeromq_connect: Option<crate::zmq::ProxyEndpoints>,
+    /// The node's name in the cluster layout (a key of Zeek's Cluster::nodes).
+    #[arg(long, value_name = "NAME", requires = "zeromq_connect")]
+    zeromq_node: Option<String>,
+    /// Act as a logger of a Zeek ZeroMQ cluster: bind a PULL socket on
+    /// ENDPOINT (e.g. tcp://127.0.0.1:27762) and turn Zeek's log batches into
+    /// log messages on the log topics (print them with --subscribe).
+    #[arg(long, value_name = "ENDPOINT")]
+    zeromq_logger: Option<String>,
+    #[command(flatten)]
+    curve: crate::zmq::CurveArgs,
 }
 
 #[derive(Args, Debug)]
@@ -308,8 +324,14 @@ fn write_ready_file(path: &PathBuf, text: &str) -> anyhow::Result<()> {
 }
 
 /// Reads data messages from stdin and publishes them, one per line, once
-/// a native peer or a WebSocket client is there.
-async fn publish_stdin(ep: Endpoint, peers: Arc<PeerCount>, websocket: Option<WebSocketServer>) {
+/// a native peer, a WebSocket client or the ZeroMQ cluster is there; as
+/// fast as the peers, and the ZeroMQ node, take them.
+async fn publish_stdin(
+    ep: Endpoint,
+    peers: Arc<PeerCount>,
+    websocket: Option<WebSocketServer>,
+    zmq_node: Option<Arc<ZmqNode>>,
+) {
     let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
     let mut number = 0u64;
     loop {
@@ -331,6 +353,10 @@ async fn publish_stdin(ep: Endpoint, peers: Arc<PeerCount>, websocket: Option<We
                 // Nothing is published into the void: wait for a peer or
                 // a WebSocket client.
                 peers.wait_for_peer(websocket.as_ref()).await;
+                // A ZeroMQ node never slows publishers down by itself.
+                if let Some(node) = &zmq_node {
+                    node.wait_for_room().await;
+                }
                 if ep.publish(topic, data).await.is_err() {
                     return;
                 }
@@ -382,6 +408,23 @@ pub(crate) async fn run_node(args: NodeArgs) -> anyhow::Result<()> {
             if ready.is_empty() { "\n" } else { "" }
         );
     }
+    let curve = if args.zeromq_connect.is_some() || args.zeromq_logger.is_some() {
+        args.curve.keys()?
+    } else {
+        None
+    };
+    let mut zmq_logger = None;
+    if let Some(listen) = &args.zeromq_logger {
+        let mut options = LoggerOptions::new(listen);
+        options.limits = Limits::from_options(ep.options());
+        options.curve = curve.clone();
+        let logger = ep.zeromq_logger(options).await?;
+        // The logger's endpoint goes on the third line.
+        let lines = ready.lines().count();
+        let pad = "\n".repeat(2usize.saturating_sub(lines));
+        ready = format!("{ready}{pad}{}\n", logger.endpoint());
+        zmq_logger = Some(logger);
+    }
     if let Some(path) = &args.ready_file {
         write_ready_file(path, &ready)?;
     }
@@ -389,7 +432,37 @@ pub(crate) async fn run_node(args: NodeArgs) -> anyhow::Result<()> {
         ep.peer(&peer.host, peer.port, retry).await?;
     }
     let peers = Arc::new(PeerCount::default());
-    let mut stdin_task = tokio::spawn(publish_stdin(ep.clone(), peers.clone(), websocket));
+    let mut zmq_node = None;
+    let mut cluster_events = None;
+    if let (Some(proxy), Some(name)) = (&args.zeromq_connect, &args.zeromq_node) {
+        let mut options = NodeOptions::new(&proxy.xsub, &proxy.xpub, name);
+        options.limits = Limits::from_options(ep.options());
+        options.curve = curve;
+        if zmq_logger.is_some() {
+            options.node_type = NodeType::Logger;
+        }
+        let node = ep.join_zeromq(options).await?;
+        cluster_events = Some(node.cluster_events());
+        let (node, peers) = (Arc::new(node), peers.clone());
+        zmq_node = Some(node.clone());
+        // The cluster counts as a peer for stdin once the node is ready.
+        tokio::spawn(async move {
+            if node
+                .wait_ready(Duration::from_secs(24 * 3600))
+                .await
+                .is_ok()
+            {
+                peers.count.fetch_add(1, Ordering::SeqCst);
+                peers.changed.notify_waiters();
+            }
+        });
+    }
+    let mut stdin_task = tokio::spawn(publish_stdin(
+        ep.clone(),
+        peers.clone(),
+        websocket,
+        zmq_node.clone(),
+    ));
     let mut stdin_open = true;
     let mut written = 0u64;
     let signal = shutdown_signal();
@@ -429,10 +502,20 @@ pub(crate) async fn run_node(args: NodeArgs) -> anyhow::Result<()> {
                     break;
                 }
             }
+            event = async { cluster_events.as_mut()?.recv().await }, if cluster_events.is_some() => {
+                match event {
+                    Some(event) if args.status => print_line(&cluster_line(&event)),
+                    Some(_) => {}
+                    None => cluster_events = None,
+                }
+            }
             _ = &mut stdin_task, if stdin_open => {
                 stdin_open = false;
                 if args.exit_on_eof {
                     ep.flush(Duration::from_secs(24 * 3600)).await?;
+                    if let Some(node) = &zmq_node {
+                        node.flush(Duration::from_secs(24 * 3600)).await?;
+                    }
                     break;
                 }
             }
@@ -443,7 +526,23 @@ pub(crate) async fn run_node(args: NodeArgs) -> anyhow::Result<()> {
     }
     stdin_task.abort();
     ep.shutdown().await?;
+    drop(zmq_node);
+    drop(zmq_logger);
     Ok(())
+}
+
+/// A cluster event as a JSON line: `{"type":"zeromq","event":"node_up",...}`.
+fn cluster_line(event: &ClusterEvent) -> String {
+    match event {
+        ClusterEvent::NodeUp { name, id } => {
+            json!({"type": "zeromq", "event": "node_up", "name": name, "id": id})
+        }
+        ClusterEvent::NodeDown { name, id } => {
+            json!({"type": "zeromq", "event": "node_down", "name": name, "id": id})
+        }
+        _ => json!({"type": "zeromq", "event": "other"}),
+    }
+    .to_string()
 }
 
 /// A command-line argument as a Broker value.

@@ -106,6 +106,7 @@ pub mod topic;
 pub mod typed;
 pub mod websocket;
 pub mod zeek;
+pub mod zeromq;
 
 /// Derives [`ToData`](data::ToData) and [`FromData`](data::FromData): a
 /// struct becomes a Zeek record (a vector of its fields), a newtype its inner

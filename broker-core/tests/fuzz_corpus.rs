@@ -116,3 +116,10 @@ include!("../../fuzz/checks/peer_input.rs");
 fn peer_input_corpus_replays_without_panics() {
     replay("peer_input", check_peer_input);
 }
+
+include!("../../fuzz/checks/zeromq_frames.rs");
+
+#[test]
+fn zeromq_frames_corpus_replays_without_panics() {
+    replay("zeromq_frames", check_zeromq_frames);
+}

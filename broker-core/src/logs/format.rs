@@ -376,7 +376,7 @@ pub fn encode_record(values: &[LogValue]) -> Result<Vec<u8>, EncodeError> {
 /// Bounded on any input: counts are checked against the bytes left before
 /// anything is allocated, and containers nest at most [`MAX_DEPTH`] deep.
 pub fn decode_record(bytes: &[u8]) -> Result<Vec<LogValue>, DecodeError> {
-    let mut r = Reader { bytes, pos: 0 };
+    let mut r = Reader::new(bytes);
     let count = r.i32()?;
     let count = r.count(i64::from(count), "value count")?;
     let mut values = Vec::with_capacity(count);
@@ -389,7 +389,9 @@ pub fn decode_record(bytes: &[u8]) -> Result<Vec<LogValue>, DecodeError> {
     Ok(values)
 }
 
-fn encode_value(value: &LogValue, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+/// Appends one value (type, subtype 0, presence, body) as Zeek serializes
+/// it; a record, or a ZeroMQ log batch, is a sequence of these.
+pub(crate) fn encode_value(value: &LogValue, out: &mut Vec<u8>) -> Result<(), EncodeError> {
     let header = |out: &mut Vec<u8>, tag: TypeTag, present: bool| {
         out.extend_from_slice(&i32::from(tag as u8).to_be_bytes());
         out.extend_from_slice(&i32::from(TypeTag::Void as u8).to_be_bytes());
@@ -432,7 +434,8 @@ fn encode_value(value: &LogValue, out: &mut Vec<u8>) -> Result<(), EncodeError> 
     Ok(())
 }
 
-fn encode_bytes(bytes: &[u8], out: &mut Vec<u8>) -> Result<(), EncodeError> {
+/// Appends a string: a 32-bit length, then the bytes.
+pub(crate) fn encode_bytes(bytes: &[u8], out: &mut Vec<u8>) -> Result<(), EncodeError> {
     let len = i32::try_from(bytes.len()).map_err(|_| EncodeError::TooLong {
         what: "string",
         len: bytes.len(),
@@ -477,13 +480,68 @@ pub(crate) fn is_loggable(tag: TypeTag) -> bool {
     )
 }
 
-struct Reader<'a> {
+/// A cursor over Zeek's binary serialization (records here, ZeroMQ log
+/// batches in `zeromq::wire`).
+pub(crate) struct Reader<'a> {
     bytes: &'a [u8],
     pos: usize,
 }
 
 impl<'a> Reader<'a> {
-    fn error(&self, kind: DecodeErrorKind) -> DecodeError {
+    /// A reader at the start of `bytes`.
+    pub(crate) fn new(bytes: &'a [u8]) -> Reader<'a> {
+        Reader { bytes, pos: 0 }
+    }
+
+    /// Bytes not read yet.
+    pub(crate) fn remaining(&self) -> usize {
+        self.bytes.len().saturating_sub(self.pos)
+    }
+
+    /// One complete value.
+    pub(crate) fn read_value(&mut self) -> Result<LogValue, DecodeError> {
+        self.value(0)
+    }
+
+    /// A 32-bit length or count, checked: not negative, and at most
+    /// `remaining / min_size` items of `min_size` bytes each could follow.
+    pub(crate) fn read_count(
+        &mut self,
+        what: &'static str,
+        min_size: usize,
+    ) -> Result<usize, DecodeError> {
+        let value = i64::from(self.i32()?);
+        if value < 0 {
+            return Err(self.error(DecodeErrorKind::Negative { what, value }));
+        }
+        let remaining = self.remaining();
+        match usize::try_from(value) {
+            Ok(n) if n <= remaining / min_size.max(1) => Ok(n),
+            _ => Err(self.error(DecodeErrorKind::TooMany {
+                what,
+                value,
+                remaining,
+            })),
+        }
+    }
+
+    /// A string: a 32-bit length, then the bytes.
+    pub(crate) fn read_bytes(&mut self) -> Result<&'a [u8], DecodeError> {
+        self.bytes()
+    }
+
+    /// A 32-bit signed integer.
+    pub(crate) fn read_i32(&mut self) -> Result<i32, DecodeError> {
+        self.i32()
+    }
+
+    /// One byte.
+    pub(crate) fn read_u8(&mut self) -> Result<u8, DecodeError> {
+        self.u8()
+    }
+
+    /// An error of `kind` at the current position.
+    pub(crate) fn error(&self, kind: DecodeErrorKind) -> DecodeError {
         DecodeError {
             offset: self.pos,
             kind,

@@ -62,10 +62,10 @@
 //! passed, or [`Logger::flush_logs`] is called. While the endpoint has no
 //! peers, records are dropped, as Zeek drops them.
 
-mod format;
+pub(crate) mod format;
 mod reader;
 mod schema;
-mod writer;
+pub(crate) mod writer;
 
 pub use format::{
     DecodeError, DecodeErrorKind, EncodeError, LogValue, MAX_DEPTH, TypeTag, decode_record,

@@ -58,7 +58,9 @@ impl Logger {
                             .collect(),
                     ),
                 };
-                let shared = Arc::new(Shared::new(Sink::Endpoint(sink), endpoint.options()));
+                let mut shared = Shared::new(Sink::Endpoint(sink), endpoint.options());
+                shared.taps = endpoint.extension(LogTaps::default);
+                let shared = Arc::new(shared);
                 endpoint
                     .runtime_handle()
                     .spawn(run(shared.clone(), Some(status)));
@@ -301,9 +303,52 @@ impl Sink {
     }
 }
 
+/// Where an endpoint's log writes go besides Broker peers (the ZeroMQ PUSH
+/// side): each tap gets every record with its stream's `LogCreate`, whether
+/// or not there are peers, without ever making the writer wait.
+#[derive(Default)]
+pub(crate) struct LogTaps {
+    taps: Mutex<Vec<tokio::sync::mpsc::Sender<TapMessage>>>,
+}
+
+/// What a log tap receives.
+pub(crate) enum TapMessage {
+    /// One record (serialized as for a `LogWrite`) of the stream `create`.
+    Write(Arc<LogCreate>, Vec<u8>),
+    /// `flush_logs` was called: send what is pending.
+    Flush,
+}
+
+impl LogTaps {
+    /// Adds a tap.
+    pub(crate) fn add(&self, tap: tokio::sync::mpsc::Sender<TapMessage>) {
+        self.taps
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(tap);
+    }
+
+    /// Offers a message to every tap; a full tap loses it (the tap counts
+    /// its own drops), a closed one is removed.
+    fn offer(&self, make: impl Fn() -> TapMessage) {
+        let mut taps = self.taps.lock().unwrap_or_else(PoisonError::into_inner);
+        if taps.is_empty() {
+            return;
+        }
+        taps.retain(|tap| {
+            !matches!(
+                tap.try_send(make()),
+                Err(tokio::sync::mpsc::error::TrySendError::Closed(_))
+            )
+        });
+    }
+}
+
 /// The state behind a [`Logger`].
 pub(crate) struct Shared {
     sink: Sink,
+    /// Where writes also go (see [`LogTaps`]).
+    taps: Arc<LogTaps>,
     options: Options,
     /// Held while batches are taken *and* published, so that batches leave
     /// in the order they were filled.
@@ -330,6 +375,7 @@ impl Shared {
     pub(crate) fn new(sink: Sink, options: &Options) -> Shared {
         Shared {
             sink,
+            taps: Arc::default(),
             options: options.clone(),
             state: tokio::sync::Mutex::default(),
         }
@@ -339,6 +385,8 @@ impl Shared {
         let stream = &create.stream_id;
         let path = &create.writer_info.path;
         let mut state = self.state.lock().await;
+        self.taps
+            .offer(|| TapMessage::Write(create.clone(), serial.clone()));
         let peers = self.sink.has_peers();
         let known = state.writers.iter().any(|w| {
             w.stream_id == *stream && w.writer_id == create.writer_id && w.writer_info.path == *path
@@ -385,6 +433,7 @@ impl Shared {
     }
 
     async fn flush_all(&self) -> Result<usize, LogError> {
+        self.taps.offer(|| TapMessage::Flush);
         let mut state = self.state.lock().await;
         let mut sent = 0;
         for buffer in &mut state.buffers {

@@ -346,6 +346,9 @@ pub struct Core {
     draining: HashMap<ConnectionId, Outbound>,
     /// Reused for the list of connections a message goes to.
     scratch: Vec<ConnectionId>,
+    /// Changes whenever subscriptions, forwards or peers' filters change
+    /// (see [`Core::wanted_except`]).
+    wanted_generation: u64,
 }
 
 impl Core {
@@ -366,6 +369,7 @@ impl Core {
             bye_counter: 0,
             draining: HashMap::default(),
             scratch: Vec::new(),
+            wanted_generation: 0,
         }
     }
 
@@ -607,6 +611,38 @@ impl Core {
         }
     }
 
+    /// The prefixes this endpoint wants from the network on behalf of
+    /// everyone but the subscriber `except` (a client that bridges another
+    /// network: the ZeroMQ node): local subscriptions, forwards, other
+    /// clients' subscriptions and the filters of peers, sorted and unique.
+    pub fn wanted_except(&self, except: SubscriberId) -> Vec<Topic> {
+        let mut out: Vec<Topic> = self
+            .local_filter
+            .counts()
+            .filter(|(topic, n)| *n > self.subscriptions.count_of(topic.as_str(), &except))
+            .map(|(topic, _)| topic.clone())
+            .collect();
+        for conn in self.peers.values() {
+            if let Some(ConnState::Peered(p)) = self.conns.get(conn).and_then(|c| c.state.as_ref())
+            {
+                out.extend(
+                    p.filter
+                        .prefixes()
+                        .filter_map(|b| Topic::from_bytes(b).ok()),
+                );
+            }
+        }
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    /// A number that changes whenever [`Core::wanted_except`] may give
+    /// another answer.
+    pub fn wanted_generation(&self) -> u64 {
+        self.wanted_generation
+    }
+
     /// How many prefixes the filter we advertise holds.
     pub fn advertised_filter_len(&self) -> usize {
         self.local_filter.advertised_len()
@@ -614,12 +650,14 @@ impl Core {
 
     /// Subscribes a local subscriber to a prefix.
     pub fn subscribe(&mut self, sub: SubscriberId, prefix: Topic) {
+        self.wanted_generation += 1;
         self.subscriptions.insert(prefix.as_str(), sub);
         self.filter_dirty |= self.local_filter.add(prefix);
     }
 
     /// Removes one subscription of a local subscriber.
     pub fn unsubscribe(&mut self, sub: SubscriberId, prefix: &Topic) {
+        self.wanted_generation += 1;
         if self.subscriptions.remove(prefix.as_str(), &sub) {
             self.filter_dirty |= self.local_filter.remove(prefix);
         }
@@ -646,11 +684,13 @@ impl Core {
     /// Asks peers for messages on `prefix` without delivering them locally
     /// (they are relayed when forwarding is on).
     pub fn forward(&mut self, prefix: Topic) {
+        self.wanted_generation += 1;
         self.filter_dirty |= self.local_filter.add(prefix);
     }
 
     /// Undoes one [`Core::forward`].
     pub fn unforward(&mut self, prefix: &Topic) {
+        self.wanted_generation += 1;
         self.filter_dirty |= self.local_filter.remove(prefix);
     }
 
@@ -796,6 +836,7 @@ impl Core {
         c.deadline = Some(now + timeout);
         if self.peers.get(&p.remote) == Some(&conn) {
             self.peers.remove(&p.remote);
+            self.wanted_generation += 1;
         }
         c.state = Some(ConnState::Closing(p));
         true
@@ -1005,6 +1046,7 @@ impl Core {
                     return;
                 }
                 self.peers.insert(remote, conn);
+                self.wanted_generation += 1;
                 self.events.push_back(Event::Peered { conn, peer: remote });
                 self.events.push_back(Event::Status {
                     conn,
@@ -1082,6 +1124,7 @@ impl Core {
                     }) = self.conns.get_mut(&conn)
                     {
                         p.filter = PrefixIndex::from_filter(&filter);
+                        self.wanted_generation += 1;
                     }
                 }
                 Err(e) => self.protocol_error(conn, &e),
@@ -1301,6 +1344,7 @@ impl Core {
     fn lose_peer(&mut self, conn: ConnectionId, peer: EndpointId, code: StatusCode, message: &str) {
         if self.peers.get(&peer) == Some(&conn) {
             self.peers.remove(&peer);
+            self.wanted_generation += 1;
         }
         self.events.push_back(Event::Status {
             conn,

@@ -99,6 +99,13 @@ impl<V: PartialEq> PrefixIndex<V> {
         self.entries.len()
     }
 
+    /// How many times `value` is stored under exactly `prefix`.
+    pub fn count_of(&self, prefix: &str, value: &V) -> usize {
+        self.entries
+            .get(prefix.as_bytes())
+            .map_or(0, |values| values.iter().filter(|v| *v == value).count())
+    }
+
     /// Whether the index is empty.
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
@@ -235,6 +242,11 @@ impl LocalFilter {
             last = Some(t);
         }
         true
+    }
+
+    /// Every prefix added, with how often (sorted).
+    pub fn counts(&self) -> impl Iterator<Item = (&Topic, usize)> {
+        self.all.iter().map(|(t, n)| (t, *n))
     }
 
     /// How many prefixes are advertised.

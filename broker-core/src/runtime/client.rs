@@ -206,9 +206,18 @@ impl ClientQueue {
     }
 
     /// Messages waiting now.
-    #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.lock().items.len()
+    }
+
+    /// How many messages make the queue full.
+    pub(crate) fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// Whether no message is waiting.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.lock().items.is_empty()
     }
 
     /// Messages dropped by the overflow policy so far.
@@ -271,6 +280,24 @@ impl ClientLink {
             })
     }
 
+    /// A watch of the prefixes the endpoint wants from the network on
+    /// behalf of everyone but the client `except`: local subscriptions,
+    /// forwards, other clients' subscriptions and peers' filters. A client
+    /// that bridges another network subscribes there to these.
+    pub(crate) fn watch_wanted(
+        &self,
+        except: &LocalClient,
+    ) -> Result<tokio::sync::watch::Receiver<Vec<Topic>>, EndpointError> {
+        let (tx, rx) = tokio::sync::watch::channel(Vec::new());
+        self.control
+            .send(Control::WatchWanted {
+                except: except.id,
+                tx,
+            })
+            .map_err(|_| EndpointError::Closed)?;
+        Ok(rx)
+    }
+
     /// Resolves once the endpoint's driver has stopped.
     pub(crate) async fn closed(&self) {
         self.control.closed().await;
@@ -293,15 +320,50 @@ impl LocalClient {
     /// Publishes for the client; waits while peers' queues are full, like
     /// [`Endpoint::publish`](super::Endpoint::publish).
     pub(crate) async fn publish(&self, topic: Topic, data: Data) -> Result<(), EndpointError> {
+        let payload = bin::encode(&data);
+        self.publish_encoded(topic, payload, data).await
+    }
+
+    /// [`LocalClient::publish`] with the value's bin v1 bytes at hand (a
+    /// gateway that received them), so that they are not encoded again.
+    pub(crate) async fn publish_encoded(
+        &self,
+        topic: Topic,
+        payload: Vec<u8>,
+        data: Data,
+    ) -> Result<(), EndpointError> {
         let msg = Publish {
             topic,
-            payload: bin::encode(&data),
+            payload,
             source: Some((self.id, data)),
         };
         self.link
             .publish
             .send(msg)
             .await
+            .map_err(|_| EndpointError::Closed)
+    }
+
+    /// Adds a prefix to the client's subscriptions (refused, with a
+    /// warning, when the endpoint's filter is full).
+    pub(crate) fn add_topic(&self, prefix: Topic) -> Result<(), EndpointError> {
+        self.link
+            .control
+            .send(Control::AddTopic {
+                sub: self.id,
+                prefix,
+            })
+            .map_err(|_| EndpointError::Closed)
+    }
+
+    /// Removes a prefix from the client's subscriptions.
+    pub(crate) fn remove_topic(&self, prefix: Topic) -> Result<(), EndpointError> {
+        self.link
+            .control
+            .send(Control::RemoveTopic {
+                sub: self.id,
+                prefix,
+            })
             .map_err(|_| EndpointError::Closed)
     }
 

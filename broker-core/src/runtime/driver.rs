@@ -105,6 +105,12 @@ pub(crate) enum Control {
     AddListener {
         task: tokio::task::JoinHandle<()>,
     },
+    /// Keep `tx` up to date with what the endpoint wants from the network
+    /// on behalf of everyone but the client `except` (see `client.rs`).
+    WatchWanted {
+        except: SubscriberId,
+        tx: tokio::sync::watch::Sender<Vec<Topic>>,
+    },
 }
 
 /// A message to publish, already encoded by the caller.
@@ -171,6 +177,8 @@ pub(crate) fn spawn(
         shutting_down: None,
         shutdown_replies: Vec::new(),
         spinner,
+        wanted_watchers: Vec::new(),
+        wanted_seen: 0,
     };
     handle.spawn(driver.run(control_rx, publish_rx, input_rx, io_rx));
     (control_tx, publish_tx)
@@ -240,6 +248,9 @@ struct Driver {
     shutdown_replies: Vec<oneshot::Sender<()>>,
     /// Busy polling after work, if enabled.
     spinner: Option<Arc<Spinner>>,
+    /// `WatchWanted` watchers, and the core's generation they last saw.
+    wanted_watchers: Vec<(SubscriberId, tokio::sync::watch::Sender<Vec<Topic>>)>,
+    wanted_seen: u64,
 }
 
 impl Driver {
@@ -322,6 +333,7 @@ impl Driver {
             self.process_events();
             self.flush_all();
             self.check_flush_waiters();
+            self.update_wanted_watchers();
             if self.check_shutdown() {
                 break;
             }
@@ -493,11 +505,25 @@ impl Driver {
                 if let Some(s) = self.subscribers.get_mut(&sub) {
                     s.prefixes.push(prefix.clone());
                     self.core.subscribe(sub, prefix);
+                } else if let Some((_, prefixes)) = self.clients.get_mut(&sub) {
+                    // As at attach: a client's topics must not take the
+                    // advertised filter past what peers accept.
+                    if self.core.advertised_filter_len() < crate::proto::wire::MAX_FILTER_SIZE {
+                        prefixes.push(prefix.clone());
+                        self.core.subscribe(sub, prefix);
+                    } else {
+                        tracing::warn!("client {}: topic {prefix} refused, filter full", sub.0);
+                    }
                 }
             }
             Control::RemoveTopic { sub, prefix } => {
                 if let Some(s) = self.subscribers.get_mut(&sub) {
                     s.prefixes.retain(|p| *p != prefix);
+                    self.core.unsubscribe(sub, &prefix);
+                } else if let Some((_, prefixes)) = self.clients.get_mut(&sub)
+                    && let Some(i) = prefixes.iter().position(|p| *p == prefix)
+                {
+                    prefixes.swap_remove(i);
                     self.core.unsubscribe(sub, &prefix);
                 }
             }
@@ -554,7 +580,36 @@ impl Driver {
                     self.listeners.push(task);
                 }
             }
+            Control::WatchWanted { except, tx } => {
+                tx.send_replace(self.core.wanted_except(except));
+                self.wanted_watchers.push((except, tx));
+            }
         }
+    }
+
+    /// Tells `WatchWanted` watchers about changes (one computation per
+    /// change of the core's generation, however many changes it covers).
+    fn update_wanted_watchers(&mut self) {
+        if self.wanted_watchers.is_empty() {
+            return;
+        }
+        let generation = self.core.wanted_generation();
+        if generation == self.wanted_seen {
+            return;
+        }
+        self.wanted_seen = generation;
+        self.wanted_watchers.retain(|(except, tx)| {
+            let wanted = self.core.wanted_except(*except);
+            tx.send_if_modified(|current| {
+                if *current == wanted {
+                    false
+                } else {
+                    *current = wanted;
+                    true
+                }
+            });
+            !tx.is_closed()
+        });
     }
 
     fn listen(

@@ -1,0 +1,327 @@
+//! `broker zmq-proxy` and `broker node --zeromq-*` as processes: a cluster
+//! of two CLI nodes through a CLI proxy, a logger, and the flags' errors.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{ChildStdout, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use common::{LIMIT, Proc, broker, run, temp_path};
+use serde_json::Value;
+
+/// Waits until the ready file `path` has `lines` lines, and returns them.
+fn ready_lines(proc: &mut Proc, path: &Path, lines: usize) -> Vec<String> {
+    let start = Instant::now();
+    loop {
+        if let Ok(text) = std::fs::read_to_string(path) {
+            let got: Vec<String> = text.lines().map(str::to_owned).collect();
+            if got.len() >= lines {
+                return got;
+            }
+        }
+        if let Ok(Some(status)) = proc.child().try_wait() {
+            panic!("exited before it was ready: {status}");
+        }
+        assert!(start.elapsed() < LIMIT, "no ready file");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The JSON lines of a child's stdout, read on a thread.
+fn lines(stdout: ChildStdout) -> mpsc::Receiver<Value> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if let Ok(v) = serde_json::from_str(&line)
+                && tx.send(v).is_err()
+            {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// The next line for which `want` holds.
+fn wait_for(rx: &mpsc::Receiver<Value>, what: &str, want: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+        match rx.recv_timeout(left) {
+            Ok(v) if want(&v) => return v,
+            Ok(_) => continue,
+            Err(_) => break,
+        }
+    }
+    panic!("no line: {what}");
+}
+
+fn proxy() -> (Proc, String, String) {
+    let ready = temp_path("zmq-proxy-ready");
+    let _ = std::fs::remove_file(&ready);
+    let mut proc = Proc::spawn(
+        broker()
+            .args([
+                "zmq-proxy",
+                "--xsub",
+                "tcp://127.0.0.1:0",
+                "--xpub",
+                "tcp://127.0.0.1:0",
+            ])
+            .arg("--ready-file")
+            .arg(&ready)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null()),
+    );
+    let lines = ready_lines(&mut proc, &ready, 2);
+    (proc, lines[0].clone(), lines[1].clone())
+}
+
+#[test]
+fn two_cli_nodes_exchange_events_through_a_cli_proxy() {
+    let (_proxy, xsub, xpub) = proxy();
+    let connect = format!("{xsub},{xpub}");
+    let mut receiver = Proc::spawn(
+        broker()
+            .args([
+                "node",
+                "--disable-ssl",
+                "--status",
+                "--subscribe",
+                "zeek.demo.",
+            ])
+            .args([
+                "--zeromq-connect",
+                &connect,
+                "--zeromq-node",
+                "cli-receiver",
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped()),
+    );
+    let received = lines(receiver.child().stdout.take().unwrap());
+    let mut sender = Proc::spawn(
+        broker()
+            .args(["node", "--disable-ssl", "--status"])
+            .args(["--zeromq-connect", &connect, "--zeromq-node", "cli-sender"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped()),
+    );
+    let sent = lines(sender.child().stdout.take().unwrap());
+    // The hello handshake: each sees the other come up.
+    let up = wait_for(&received, "node_up", |v| v["event"] == "node_up");
+    assert_eq!(up["name"], "cli-sender");
+    wait_for(&sent, "node_up", |v| v["event"] == "node_up");
+    // Publish until the receiver's subscription has reached the sender.
+    let mut stdin = sender.child().stdin.take().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let msg = loop {
+        assert!(Instant::now() < deadline, "nothing arrived");
+        writeln!(
+            stdin,
+            r#"{{"topic":"zeek.demo.x","@data-type":"count","data":42}}"#
+        )
+        .unwrap();
+        stdin.flush().unwrap();
+        if let Ok(v) = received.recv_timeout(Duration::from_millis(200))
+            && v["type"] == "data-message"
+        {
+            break v;
+        }
+    };
+    assert_eq!(msg["topic"], "zeek.demo.x");
+    assert_eq!(msg["data"], 42);
+    // The sender leaves: the receiver sees it go down.
+    drop(stdin);
+    drop(sender);
+    let down = wait_for(&received, "node_down", |v| v["event"] == "node_down");
+    assert_eq!(down["name"], "cli-sender");
+}
+
+#[test]
+fn a_cli_logger_prints_zeeks_log_rows() {
+    let ready = temp_path("zmq-logger-ready");
+    let _ = std::fs::remove_file(&ready);
+    let mut logger = Proc::spawn(
+        broker()
+            .args(["node", "--disable-ssl", "--subscribe", "bro/logs/"])
+            .args(["--zeromq-logger", "tcp://127.0.0.1:0", "--ready-file"])
+            .arg(&ready)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped()),
+    );
+    let out = lines(logger.child().stdout.take().unwrap());
+    let lines = ready_lines(&mut logger, &ready, 3);
+    assert_eq!(lines[0], "");
+    assert!(lines[2].starts_with("tcp://127.0.0.1:"), "{lines:?}");
+    // Zeek's captured batch, pushed as Zeek does.
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/zeek-zeromq/worker-node.jsonl"),
+    )
+    .unwrap();
+    let frames: Vec<Vec<u8>> = text
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .find(|v| v["name"] == "zeek-log-write-ZmqCapture::LOG")
+        .unwrap()["frames_hex"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            let f = f.as_str().unwrap();
+            (0..f.len())
+                .step_by(2)
+                .map(|i| u8::from_str_radix(&f[i..i + 2], 16).unwrap())
+                .collect()
+        })
+        .collect();
+    let ctx = zmq::Context::new();
+    let push = ctx.socket(zmq::PUSH).unwrap();
+    push.set_linger(1000).unwrap();
+    push.connect(&lines[2]).unwrap();
+    push.send_multipart(&frames, 0).unwrap();
+    let create = wait_for(&out, "the LogCreate", |v| {
+        v["topic"] == "bro/logs/ZmqCapture::LOG" && v["data"][1]["data"] == 2
+    });
+    assert_eq!(create["type"], "data-message");
+    let batch = wait_for(&out, "the LogWrites", |v| v["data"][1]["data"] == 5);
+    assert_eq!(batch["data"][2]["data"].as_array().unwrap().len(), 3);
+}
+
+#[test]
+fn zeromq_flag_errors_are_usage_errors() {
+    // --zeromq-connect needs --zeromq-node, and a pair of endpoints.
+    let out = run(&[
+        "node",
+        "--zeromq-connect",
+        "tcp://127.0.0.1:1,tcp://127.0.0.1:2",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = run(&["node", "--zeromq-connect", "tcp://x", "--zeromq-node", "n"]);
+    assert_eq!(out.status.code(), Some(2));
+    // A node name with a dot is a runtime error with one clear line.
+    let out = run(&[
+        "node",
+        "--disable-ssl",
+        "--zeromq-connect",
+        "tcp://127.0.0.1:1,tcp://127.0.0.1:2",
+        "--zeromq-node",
+        "a.b",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("invalid node name"), "{err}");
+    // A malformed CURVE key.
+    let out = run(&[
+        "zmq-proxy",
+        "--xsub",
+        "tcp://127.0.0.1:0",
+        "--xpub",
+        "tcp://127.0.0.1:0",
+        "--zeromq-curve-server-secretkey",
+        "short",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("server secret key"));
+}
+
+#[test]
+fn a_curve_proxy_with_mismatched_keys_refuses_to_start() {
+    let keys = || {
+        let pair = zmq::CurveKeyPair::new().unwrap();
+        (
+            zmq::z85_encode(&pair.public_key).unwrap(),
+            zmq::z85_encode(&pair.secret_key).unwrap(),
+        )
+    };
+    let (server_public, _) = keys();
+    let (_, other_secret) = keys();
+    let (client_public, _) = keys();
+    let out = run(&[
+        "zmq-proxy",
+        "--xsub",
+        "tcp://127.0.0.1:0",
+        "--xpub",
+        "tcp://127.0.0.1:0",
+        "--zeromq-curve-server-publickey",
+        &server_public,
+        "--zeromq-curve-server-secretkey",
+        &other_secret,
+        "--zeromq-curve-client-publickey",
+        &client_public,
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("does not belong to the server secret key"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+}
+
+#[test]
+fn a_burst_of_stdin_lines_reaches_the_cluster_completely() {
+    const N: usize = 20_000;
+    let (_proxy, xsub, xpub) = proxy();
+    let connect = format!("{xsub},{xpub}");
+    let mut receiver = Proc::spawn(
+        broker()
+            .args(["node", "--disable-ssl", "--subscribe", "zeek.burst."])
+            .args([
+                "--zeromq-connect",
+                &connect,
+                "--zeromq-node",
+                "burst-receiver",
+            ])
+            .args(["--exit-after", &N.to_string()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped()),
+    );
+    let received = lines(receiver.child().stdout.take().unwrap());
+    let mut sender = Proc::spawn(
+        broker()
+            .args(["node", "--disable-ssl", "--status", "--exit-on-eof"])
+            .args([
+                "--zeromq-connect",
+                &connect,
+                "--zeromq-node",
+                "burst-sender",
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped()),
+    );
+    let statuses = lines(sender.child().stdout.take().unwrap());
+    wait_for(&statuses, "node_up", |v| v["event"] == "node_up");
+    // The receiver's subscription travels apart from its hello: give it time.
+    std::thread::sleep(Duration::from_millis(500));
+    let mut stdin = sender.child().stdin.take().unwrap();
+    let writer = std::thread::spawn(move || {
+        for i in 0..N {
+            writeln!(
+                stdin,
+                r#"{{"topic":"zeek.burst.x","@data-type":"count","data":{i}}}"#
+            )
+            .unwrap();
+        }
+    });
+    let mut seen = 0;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while seen < N {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match received.recv_timeout(left) {
+            Ok(v) if v["type"] == "data-message" => {
+                assert_eq!(v["data"], seen, "in order, none lost");
+                seen += 1;
+            }
+            Ok(_) => {}
+            Err(_) => panic!("{seen} of {N} lines arrived"),
+        }
+    }
+    writer.join().unwrap();
+    let out = receiver.finish();
+    assert!(out.status.success());
+    assert!(sender.finish().status.success());
+}

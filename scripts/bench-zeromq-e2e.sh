@@ -2,7 +2,7 @@
 # docs/performance.md, "ZeroMQ": broker bench send/serve/ping as two ZeroMQ nodes
 # through `broker zmq-proxy` and through libzmq's zmq_proxy, three rounds.
 set -u
-B=target/release/broker; PY=target/zmq-interop-venv/bin/python
+B=target/release/broker; PY=$(bash .ci/python-venv)
 run() { # $1 label, $2 X, $3 P
   $B bench serve --disable-ssl --zeromq-connect $2,$3 & SP=$!
   sleep 0.5

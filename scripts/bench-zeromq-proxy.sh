@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # docs/performance.md, "ZeroMQ": five alternating rounds of `broker bench proxy`
-# against `broker zmq-proxy` and libzmq's zmq_proxy (pyzmq, as .ci/zeromq-interop
+# against `broker zmq-proxy` and libzmq's zmq_proxy (pyzmq, as .ci/python-venv
 # installs it). Run from the repository root after a release build.
 set -u
-B=target/release/broker; PY=target/zmq-interop-venv/bin/python
+B=target/release/broker; PY=$(bash .ci/python-venv)
 for round in 1 2 3 4 5; do
   rm -f /tmp/pr
   $B zmq-proxy --xsub tcp://127.0.0.1:0 --xpub tcp://127.0.0.1:0 --ready-file /tmp/pr > /tmp/proxy.out & PP=$!

@@ -3,8 +3,9 @@
 //! broker-rs node, a broker-rs proxy between two pyzmq nodes, and a
 //! broker-rs logger fed by a pyzmq PUSH socket, each plain and with CURVE.
 //!
-//! The tests need `BROKER_TEST_PYTHON`, a Python with pyzmq; without it they
-//! print "skipped: ..." and pass.
+//! The tests need a Python with pyzmq (`BROKER_TEST_PYTHON`; see
+//! `tests/interop/mod.rs`); without one they print "skipped: ..." and pass,
+//! unless `BROKER_REQUIRE_INTEROP` is set, as in CI.
 
 #![cfg(feature = "zeromq")]
 
@@ -23,27 +24,20 @@ use broker_core::zeromq::{
 };
 use serde_json::Value;
 
+mod interop;
 mod zeromq_common;
 use zeromq_common::{CaptureInfo, Color, endpoint};
 
 const WAIT: Duration = Duration::from_secs(20);
 
-/// The Python to run, or `None` (and a printed reason) to skip.
+/// The Python to run, or `None` (and a printed reason) to skip; see
+/// `tests/interop/mod.rs` (`.ci/run` requires it, with pyzmq).
 fn python(test: &str) -> Option<PathBuf> {
-    match std::env::var_os("BROKER_TEST_PYTHON") {
-        Some(p) if !p.is_empty() => Some(PathBuf::from(p)),
-        _ => {
-            // CI installs pyzmq: there, a missing Python is a failure.
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "{test}: CI=true but BROKER_TEST_PYTHON is not set"
-            );
-            println!(
-                "skipped: {test}: BROKER_TEST_PYTHON is not set (.ci/run sets it to a virtualenv with pyzmq)"
-            );
-            None
-        }
+    let python = interop::python(&["zmq"]);
+    if python.is_none() {
+        println!("skipped: {test}");
     }
+    python
 }
 
 fn testdata(file: &str) -> String {

@@ -763,6 +763,8 @@ async fn ephemeral_certificates_mode_is_really_encrypted() {
         "{flight:?}"
     );
     assert_eq!(flight.messages, [2], "{flight:?}");
+    // An ephemeral (EC)DHE key share in the ServerHello itself.
+    assert!(flight.extensions.contains(&51), "{flight:?}");
 }
 
 // ---- Broker's anonymous TLS (OpenSSL) ---------------------------------------------

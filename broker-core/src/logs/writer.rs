@@ -312,6 +312,7 @@ pub(crate) struct LogTaps {
 }
 
 /// What a log tap receives.
+#[cfg_attr(not(feature = "zeromq"), allow(dead_code))] // used by the ZeroMQ roles
 pub(crate) enum TapMessage {
     /// One record (serialized as for a `LogWrite`) of the stream `create`.
     Write(Arc<LogCreate>, Vec<u8>),
@@ -321,6 +322,7 @@ pub(crate) enum TapMessage {
 
 impl LogTaps {
     /// Adds a tap.
+    #[cfg_attr(not(feature = "zeromq"), allow(dead_code))] // used by the ZeroMQ roles
     pub(crate) fn add(&self, tap: tokio::sync::mpsc::Sender<TapMessage>) {
         self.taps
             .lock()

@@ -206,16 +206,19 @@ impl ClientQueue {
     }
 
     /// Messages waiting now.
+    #[cfg_attr(not(feature = "zeromq"), allow(dead_code))] // used by the ZeroMQ roles
     pub(crate) fn len(&self) -> usize {
         self.lock().items.len()
     }
 
     /// How many messages make the queue full.
+    #[cfg_attr(not(feature = "zeromq"), allow(dead_code))] // used by the ZeroMQ roles
     pub(crate) fn capacity(&self) -> usize {
         self.capacity
     }
 
     /// Whether no message is waiting.
+    #[cfg_attr(not(feature = "zeromq"), allow(dead_code))] // used by the ZeroMQ roles
     pub(crate) fn is_empty(&self) -> bool {
         self.lock().items.is_empty()
     }
@@ -284,6 +287,7 @@ impl ClientLink {
     /// behalf of everyone but the client `except`: local subscriptions,
     /// forwards, other clients' subscriptions and peers' filters. A client
     /// that bridges another network subscribes there to these.
+    #[cfg_attr(not(feature = "zeromq"), allow(dead_code))] // used by the ZeroMQ roles
     pub(crate) fn watch_wanted(
         &self,
         except: &LocalClient,
@@ -346,6 +350,7 @@ impl LocalClient {
 
     /// Adds a prefix to the client's subscriptions (refused, with a
     /// warning, when the endpoint's filter is full).
+    #[cfg_attr(not(feature = "zeromq"), allow(dead_code))] // used by the ZeroMQ roles
     pub(crate) fn add_topic(&self, prefix: Topic) -> Result<(), EndpointError> {
         self.link
             .control
@@ -357,6 +362,7 @@ impl LocalClient {
     }
 
     /// Removes a prefix from the client's subscriptions.
+    #[cfg_attr(not(feature = "zeromq"), allow(dead_code))] // used by the ZeroMQ roles
     pub(crate) fn remove_topic(&self, prefix: Topic) -> Result<(), EndpointError> {
         self.link
             .control

@@ -107,6 +107,7 @@ pub(crate) enum Control {
     },
     /// Keep `tx` up to date with what the endpoint wants from the network
     /// on behalf of everyone but the client `except` (see `client.rs`).
+    #[cfg_attr(not(feature = "zeromq"), allow(dead_code))] // used by the ZeroMQ roles
     WatchWanted {
         except: SubscriberId,
         tx: tokio::sync::watch::Sender<Vec<Topic>>,

@@ -49,7 +49,6 @@ pub mod bin;
 mod container;
 mod convert;
 pub mod json;
-mod json_stream;
 mod port;
 pub mod schema;
 mod serde_impl;

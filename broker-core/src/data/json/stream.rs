@@ -14,8 +14,8 @@ use std::fmt;
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
-use super::json::{JsonError, MAX_DEPTH};
-use super::{Data, DataType, Port, Set, Subnet, Table, Timespan, Timestamp};
+use super::error::{JsonError, MAX_DEPTH};
+use crate::data::{Data, DataType, Port, Set, Subnet, Table, Timespan, Timestamp};
 use crate::topic::Topic;
 
 /// JSON text for an error message, cut to 64 bytes.

@@ -47,8 +47,10 @@ use serde_json::{Map, Number, Value};
 use super::{Data, DataType, Port, Set, Subnet, Table, Timespan, Timestamp};
 use crate::topic::Topic;
 
-/// The deepest nesting of values [`from_json`] accepts.
-pub const MAX_DEPTH: usize = 100;
+mod error;
+mod stream;
+
+pub use error::{JsonError, MAX_DEPTH};
 
 /// The JSON v1 form of `data`.
 pub fn to_json(data: &Data) -> Value {
@@ -96,19 +98,19 @@ pub fn from_json(value: &Value) -> Result<Data, JsonError> {
 /// `serde_json::Value` first (much faster than [`from_json`] on a parsed
 /// value, with the same verdicts).
 pub fn from_json_str(text: &str) -> Result<Data, JsonError> {
-    super::json_stream::data_from_str(text)
+    stream::data_from_str(text)
 }
 
 /// The topic and value of a WebSocket data message given as text, parsed
 /// straight into [`Data`]. Same rules as [`data_message_from_json`].
 pub fn data_message_from_json_str(text: &str) -> Result<(Topic, Data), JsonError> {
-    super::json_stream::message_from_str(text, false)
+    stream::message_from_str(text, false)
 }
 
 /// As [`data_message_from_json_str`], but any `"type"` is accepted (a
 /// WebSocket server takes its clients' messages as data whatever they say).
 pub(crate) fn data_message_from_json_str_any_type(text: &str) -> Result<(Topic, Data), JsonError> {
-    super::json_stream::message_from_str(text, true)
+    stream::message_from_str(text, true)
 }
 
 /// The topic and value of a WebSocket data message. `"type"` may be missing;
@@ -131,81 +133,6 @@ pub fn data_message_from_json(value: &Value) -> Result<(Topic, Data), JsonError>
         None => return Err(JsonError::MissingTopic),
     };
     Ok((topic, decode(value, 0)?))
-}
-
-/// Why JSON does not describe a Broker value.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum JsonError {
-    /// The text is not JSON.
-    #[error("invalid JSON: {0}")]
-    Syntax(String),
-    /// A value is not a JSON object.
-    #[error("expected a JSON object")]
-    NotAnObject,
-    /// An object has no `@data-type` string.
-    #[error("missing @data-type")]
-    MissingDataType,
-    /// The `@data-type` is not one of the fifteen type names.
-    #[error("unknown @data-type {0:?}")]
-    UnknownDataType(String),
-    /// An object has no `data` (only `none` may omit it).
-    #[error("missing data for {0}")]
-    MissingData(DataType),
-    /// The `data` has the wrong JSON type for the `@data-type`.
-    #[error("{data_type} needs {expected}")]
-    WrongPayload {
-        /// The declared type.
-        data_type: DataType,
-        /// What its payload must be.
-        expected: &'static str,
-    },
-    /// The payload has the right JSON type but an invalid value.
-    #[error("invalid {data_type} {text}: {reason}")]
-    InvalidValue {
-        /// The declared type.
-        data_type: DataType,
-        /// The offending payload, as JSON text.
-        text: String,
-        /// Why it is invalid.
-        reason: String,
-    },
-    /// A table entry is not an object with `key` and `value`.
-    #[error("table entry needs \"key\" and \"value\"")]
-    InvalidTableEntry,
-    /// A set holds the same element twice.
-    #[error("duplicate set element")]
-    DuplicateSetElement,
-    /// A table holds the same key twice.
-    #[error("duplicate table key")]
-    DuplicateTableKey,
-    /// Values are nested deeper than [`MAX_DEPTH`].
-    #[error("values nested deeper than {MAX_DEPTH}")]
-    DepthLimitExceeded,
-    /// A data message has no `topic`.
-    #[error("no topic in data message")]
-    MissingTopic,
-    /// A data message's `topic` is not a non-empty string of valid length.
-    #[error("invalid topic: {0}")]
-    InvalidTopic(String),
-    /// A message's `type` is not `data-message`.
-    #[error("unexpected message type {0}")]
-    WrongMessageType(String),
-}
-
-impl JsonError {
-    /// The name of the Broker error code Broker reports for this problem:
-    /// `invalid_json`, `deserialization_failed` (repeated set elements or
-    /// table keys) or `type_clash` (anything else).
-    pub fn broker_error_name(&self) -> &'static str {
-        match self {
-            JsonError::Syntax(_) => "invalid_json",
-            JsonError::DuplicateSetElement | JsonError::DuplicateTableKey => {
-                "deserialization_failed"
-            }
-            _ => "type_clash",
-        }
-    }
 }
 
 fn write_value(data: &Data, out: &mut String) {

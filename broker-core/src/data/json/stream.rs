@@ -5,7 +5,7 @@
 //! `data` comes first its text is kept as it is (a `RawValue`: the bytes,
 //! checked for syntax, nothing built) and decoded once the type is known.
 //! Semantic errors travel out of serde through a side cell, so callers get
-//! the same typed [`JsonError`]s as from the reference decoder in `json.rs`.
+//! the same typed [`JsonError`]s as from the reference decoder in `json/mod.rs`.
 
 use std::borrow::Cow;
 use std::cell::RefCell;

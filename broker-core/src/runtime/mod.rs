@@ -28,11 +28,14 @@
 //! ```
 
 mod client;
+mod control;
+mod delivery;
 mod driver;
 mod io;
 mod spin;
 
-pub(crate) use client::{ClientClosed, ClientLink, Delivery, LocalClient};
+pub(crate) use client::{ClientLink, LocalClient};
+pub(crate) use delivery::{ClientClosed, Delivery};
 pub(crate) use io::bind;
 
 use std::fmt;
@@ -50,7 +53,7 @@ use crate::status::{ErrorCode, PeerStatus, StatusCode};
 use crate::tls::{TlsConfig, TlsError, TlsMode};
 use crate::topic::{IntoTopic, Topic, TopicError};
 
-use driver::{Control, Publish};
+use control::{Control, Publish};
 
 /// A received message: a topic and a value.
 #[derive(Clone, Debug, PartialEq)]

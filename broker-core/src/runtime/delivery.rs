@@ -1,18 +1,247 @@
-//! Local delivery: the bounded queues of clients (peers attached to the
-//! endpoint without the native protocol, as the WebSocket gateway's
-//! clients), which never make the driver wait: when one is full, the
-//! overflow policy applies at once. A message for several clients is one
-//! [`Delivery`] they share, rendered as JSON once.
+//! Local delivery: what the core hands to this endpoint's own subscribers,
+//! clients and status subscribers.
+//!
+//! * Subscribers ([`Endpoint::subscribe`](super::Endpoint::subscribe)) have
+//!   bounded channels. A message that does not fit waits in `pending`, in
+//!   order, and while anything waits the driver stops reading from peers:
+//!   a slow subscriber slows the endpoint down rather than losing messages.
+//! * Clients (peers attached without the native protocol: the WebSocket
+//!   gateway's clients, the ZeroMQ node) have [`ClientQueue`]s that never
+//!   make the driver wait: when one is full, the overflow policy applies at
+//!   once. A message for several clients is one [`Delivery`] they share,
+//!   rendered as JSON once.
+//! * Status subscribers get status and error events; a full one misses
+//!   events rather than holding anything up.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use bytes::Bytes;
 use tokio::sync::Notify;
+use tokio::sync::mpsc::{self, OwnedPermit};
 
-use super::Message;
-use crate::data::json;
-use crate::proto::OverflowPolicy;
+use super::{ErrorEvent, Message, Status, StatusEvent};
+use crate::data::{Data, json};
+use crate::proto::{OverflowPolicy, SubscriberId};
+use crate::topic::Topic;
+
+/// The local receivers of an endpoint: subscribers, clients, status
+/// subscribers, and the deliveries waiting for a full subscriber.
+#[derive(Default)]
+pub(super) struct Local {
+    subscribers: HashMap<SubscriberId, Subscriber>,
+    /// Attached clients: their queues and prefixes.
+    clients: HashMap<SubscriberId, (Arc<ClientQueue>, Vec<Topic>)>,
+    status_subs: Vec<(mpsc::Sender<StatusEvent>, bool)>,
+    /// Deliveries that did not fit a subscriber's queue, in order. While any
+    /// wait, reading from peers pauses.
+    pending: VecDeque<(SubscriberId, Message)>,
+    next_sub: u64,
+}
+
+struct Subscriber {
+    tx: mpsc::Sender<Message>,
+    prefixes: Vec<Topic>,
+}
+
+impl Local {
+    /// Adds a subscriber with its channel; returns its id.
+    pub(super) fn add_subscriber(
+        &mut self,
+        tx: mpsc::Sender<Message>,
+        prefixes: Vec<Topic>,
+    ) -> SubscriberId {
+        let sub = self.next_id();
+        self.subscribers.insert(sub, Subscriber { tx, prefixes });
+        sub
+    }
+
+    /// Adds a client with its queue; returns its id.
+    pub(super) fn add_client(
+        &mut self,
+        queue: Arc<ClientQueue>,
+        prefixes: Vec<Topic>,
+    ) -> SubscriberId {
+        let sub = self.next_id();
+        self.clients.insert(sub, (queue, prefixes));
+        sub
+    }
+
+    fn next_id(&mut self) -> SubscriberId {
+        self.next_sub += 1;
+        SubscriberId(self.next_sub)
+    }
+
+    /// The prefixes of a subscriber or client, and whether it is a client.
+    pub(super) fn prefixes_mut(&mut self, sub: SubscriberId) -> Option<(&mut Vec<Topic>, bool)> {
+        if let Some(s) = self.subscribers.get_mut(&sub) {
+            return Some((&mut s.prefixes, false));
+        }
+        self.clients
+            .get_mut(&sub)
+            .map(|(_, prefixes)| (prefixes, true))
+    }
+
+    /// Forgets a subscriber or client (closing a client's queue) and what
+    /// waits for it; returns its prefixes, for the core to forget too.
+    pub(super) fn remove(&mut self, sub: SubscriberId) -> Option<Vec<Topic>> {
+        let prefixes = if let Some(s) = self.subscribers.remove(&sub) {
+            Some(s.prefixes)
+        } else if let Some((queue, prefixes)) = self.clients.remove(&sub) {
+            queue.close(ClientClosed::Shutdown);
+            Some(prefixes)
+        } else {
+            None
+        };
+        self.pending.retain(|(s, _)| *s != sub);
+        prefixes
+    }
+
+    /// Whether deliveries wait for a full subscriber.
+    pub(super) fn is_blocked(&self) -> bool {
+        !self.pending.is_empty()
+    }
+
+    /// The subscriber the first waiting delivery is for, with its channel.
+    pub(super) fn blocked(&self) -> Option<(SubscriberId, mpsc::Sender<Message>)> {
+        let (sub, _) = self.pending.front()?;
+        let s = self.subscribers.get(sub)?;
+        Some((*sub, s.tx.clone()))
+    }
+
+    /// Room was made in the blocked subscriber's channel: sends the first
+    /// waiting delivery, then as many more as fit. Returns the subscribers
+    /// found gone.
+    pub(super) fn unblock(&mut self, permit: OwnedPermit<Message>) -> Vec<SubscriberId> {
+        if let Some((_, msg)) = self.pending.pop_front() {
+            permit.send(msg);
+        }
+        self.drain_pending()
+    }
+
+    /// Hands `data` on `topic` (`size` bytes encoded) to `subscribers`.
+    /// Returns the subscribers found gone or overflowing (to remove).
+    pub(super) fn deliver(
+        &mut self,
+        topic: Topic,
+        data: Data,
+        size: usize,
+        subscribers: Vec<SubscriberId>,
+    ) -> Vec<SubscriberId> {
+        let mut gone = Vec::new();
+        let last = subscribers.len().saturating_sub(1);
+        let mut data = Some(data);
+        // Clients share one delivery (and its JSON rendering).
+        let mut shared: Option<Arc<Delivery>> = None;
+        for (i, sub) in subscribers.into_iter().enumerate() {
+            let mut value = || {
+                if i == last {
+                    data.take().unwrap_or_default()
+                } else {
+                    data.clone().unwrap_or_default()
+                }
+            };
+            // Clients never hold the driver up: their queues apply the
+            // overflow policy at once.
+            if let Some((queue, _)) = self.clients.get(&sub) {
+                let delivery = shared
+                    .get_or_insert_with(|| {
+                        Arc::new(Delivery::new(Message {
+                            topic: topic.clone(),
+                            data: value(),
+                        }))
+                    })
+                    .clone();
+                match queue.push(delivery, size) {
+                    Push::Queued => {}
+                    Push::Dropped => {
+                        tracing::debug!("client {}: queue full, message dropped", sub.0);
+                    }
+                    Push::Overflow | Push::Closed => {
+                        tracing::warn!("client {}: queue overflow, disconnecting", sub.0);
+                        gone.push(sub);
+                    }
+                }
+                continue;
+            }
+            let msg = Message {
+                topic: topic.clone(),
+                data: value(),
+            };
+            if !self.pending.is_empty() {
+                self.pending.push_back((sub, msg));
+                continue;
+            }
+            let Some(s) = self.subscribers.get(&sub) else {
+                continue;
+            };
+            match s.tx.try_send(msg) {
+                Ok(()) => {}
+                Err(mpsc::error::TrySendError::Full(msg)) => self.pending.push_back((sub, msg)),
+                Err(mpsc::error::TrySendError::Closed(_)) => gone.push(sub),
+            }
+        }
+        gone
+    }
+
+    /// Sends waiting deliveries until one does not fit. Returns the
+    /// subscribers found gone.
+    fn drain_pending(&mut self) -> Vec<SubscriberId> {
+        let mut gone = Vec::new();
+        while let Some((sub, msg)) = self.pending.pop_front() {
+            if gone.contains(&sub) {
+                continue;
+            }
+            let Some(s) = self.subscribers.get(&sub) else {
+                continue;
+            };
+            match s.tx.try_send(msg) {
+                Ok(()) => {}
+                Err(mpsc::error::TrySendError::Full(msg)) => {
+                    self.pending.push_front((sub, msg));
+                    break;
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => gone.push(sub),
+            }
+        }
+        gone
+    }
+
+    /// Adds a status subscriber (errors only unless `statuses`).
+    pub(super) fn add_status_subscriber(&mut self, tx: mpsc::Sender<StatusEvent>, statuses: bool) {
+        self.status_subs.push((tx, statuses));
+    }
+
+    /// Tells status subscribers that want statuses.
+    pub(super) fn status(&mut self, status: Status) {
+        tracing::debug!("status {}: {:?}", status.code, status.endpoint);
+        self.status_subs.retain(|(tx, statuses)| {
+            !*statuses
+                || !matches!(
+                    tx.try_send(StatusEvent::Status(status.clone())),
+                    Err(mpsc::error::TrySendError::Closed(_))
+                )
+        });
+    }
+
+    /// Tells every status subscriber.
+    pub(super) fn error(&mut self, error: ErrorEvent) {
+        tracing::debug!("error {}: {}", error.code, error.message);
+        self.status_subs.retain(|(tx, _)| {
+            !matches!(
+                tx.try_send(StatusEvent::Error(error.clone())),
+                Err(mpsc::error::TrySendError::Closed(_))
+            )
+        });
+    }
+
+    /// Closes every client's queue (the endpoint shuts down).
+    pub(super) fn close_clients(&mut self) {
+        for (_, (queue, _)) in self.clients.drain() {
+            queue.close(ClientClosed::Shutdown);
+        }
+    }
+}
 
 /// A message for clients, shared by every client it goes to.
 pub(crate) struct Delivery {

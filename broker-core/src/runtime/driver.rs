@@ -1,7 +1,7 @@
 //! The driver task: owns the protocol core and connects it to sockets,
 //! timers, subscribers and the endpoint's handles.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,13 +11,10 @@ use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
 use super::control::{Control, Publish};
-use super::delivery::{ClientClosed, ClientQueue, Delivery, Push};
+use super::delivery::Local;
 use super::io::{self, ConnTasks, Input, IoEvent, PeerStream};
 use super::spin::Spinner;
-use super::{
-    EndpointError, EndpointInfo, ErrorEvent, Message, NetworkInfo, PeerInfo, Status, StatusEvent,
-    network,
-};
+use super::{EndpointError, EndpointInfo, ErrorEvent, NetworkInfo, PeerInfo, Status, network};
 use crate::options::Options;
 use crate::proto::{
     CloseReason, Config, ConnectionId, Core, Direction, EndpointId, Event, SubscriberId,
@@ -66,18 +63,14 @@ pub(crate) fn spawn(
         base: Instant::now(),
         conns: HashMap::new(),
         requests: HashMap::new(),
-        subscribers: HashMap::new(),
-        clients: HashMap::new(),
-        status_subs: Vec::new(),
+        local: Local::default(),
         peer_waiters: Vec::new(),
         flush_waiters: Vec::new(),
         listeners: Vec::new(),
-        pending: VecDeque::new(),
         input_tx,
         io_tx,
         next_conn: 0,
         next_request: 0,
-        next_sub: 0,
         shutting_down: None,
         shutdown_replies: Vec::new(),
         spinner,
@@ -117,11 +110,6 @@ struct PeerRequest {
     done: Vec<oneshot::Sender<Result<EndpointId, ErrorEvent>>>,
 }
 
-struct Sub {
-    tx: mpsc::Sender<Message>,
-    prefixes: Vec<Topic>,
-}
-
 struct Driver {
     core: Core,
     options: Options,
@@ -132,21 +120,15 @@ struct Driver {
     base: Instant,
     conns: HashMap<ConnectionId, Conn>,
     requests: HashMap<u64, PeerRequest>,
-    subscribers: HashMap<SubscriberId, Sub>,
-    /// Attached clients: their queues and prefixes.
-    clients: HashMap<SubscriberId, (Arc<ClientQueue>, Vec<Topic>)>,
-    status_subs: Vec<(mpsc::Sender<StatusEvent>, bool)>,
+    /// Subscribers, clients and status subscribers.
+    local: Local,
     peer_waiters: Vec<(EndpointId, oneshot::Sender<()>)>,
     flush_waiters: Vec<oneshot::Sender<()>>,
     listeners: Vec<tokio::task::JoinHandle<()>>,
-    /// Deliveries that did not fit a subscriber's queue, in order. While any
-    /// wait, reading from peers pauses.
-    pending: VecDeque<(SubscriberId, Message)>,
     input_tx: mpsc::Sender<Input>,
     io_tx: mpsc::UnboundedSender<IoEvent>,
     next_conn: u64,
     next_request: u64,
-    next_sub: u64,
     shutting_down: Option<(Instant, Vec<oneshot::Sender<()>>)>,
     /// Answered once everything is closed.
     shutdown_replies: Vec<oneshot::Sender<()>>,
@@ -169,12 +151,9 @@ impl Driver {
             let deadline = self.next_deadline();
             let now = self.now();
             let publish_open = self.shutting_down.is_none() && self.core.can_publish(now);
-            let reading = self.pending.is_empty();
-            let blocked_sub = self
-                .pending
-                .front()
-                .and_then(|(sub, _)| self.subscribers.get(sub))
-                .map(|s| s.tx.clone());
+            let reading = !self.local.is_blocked();
+            let blocked = self.local.blocked();
+            let blocked_sub = blocked.as_ref().map(|(_, tx)| tx.clone());
             tokio::select! {
                 biased;
                 cmd = control.recv() => match cmd {
@@ -193,19 +172,22 @@ impl Driver {
                 permit = async { blocked_sub?.reserve_owned().await.ok() }, if blocked_sub.is_some() => {
                     match permit {
                         Some(permit) => {
-                            if let Some((_, msg)) = self.pending.pop_front() {
-                                permit.send(msg);
+                            for sub in self.local.unblock(permit) {
+                                self.remove_subscriber(sub);
                             }
-                            self.drain_pending();
                         }
-                        None => self.drop_blocked_subscriber(),
+                        None => {
+                            if let Some((sub, _)) = blocked {
+                                self.remove_subscriber(sub);
+                            }
+                        }
                     }
                 }
                 Some(data) = input.recv(), if reading => {
                     self.handle_input(data);
                     // Take whatever else is ready without waiting.
                     for _ in 0..16 {
-                        if !self.pending.is_empty() {
+                        if self.local.is_blocked() {
                             break;
                         }
                         match input.try_recv() {
@@ -262,9 +244,7 @@ impl Driver {
         for (_, conn) in self.conns.drain() {
             conn.tasks.close();
         }
-        for (_, (queue, _)) in self.clients.drain() {
-            queue.close(ClientClosed::Shutdown);
-        }
+        self.local.close_clients();
         for reply in self.shutdown_replies.drain(..) {
             let _ = reply.send(());
         }
@@ -397,40 +377,40 @@ impl Driver {
                 tx,
                 reply,
             } => {
-                self.next_sub += 1;
-                let sub = SubscriberId(self.next_sub);
-                for prefix in &prefixes {
-                    self.core.subscribe(sub, prefix.clone());
+                let sub = self.local.add_subscriber(tx, prefixes.clone());
+                for prefix in prefixes {
+                    self.core.subscribe(sub, prefix);
                 }
-                self.subscribers.insert(sub, Sub { tx, prefixes });
                 let _ = reply.send(sub);
             }
             Control::AddTopic { sub, prefix } => {
-                if let Some(s) = self.subscribers.get_mut(&sub) {
-                    s.prefixes.push(prefix.clone());
-                    self.core.subscribe(sub, prefix);
-                } else if let Some((_, prefixes)) = self.clients.get_mut(&sub) {
+                let full = self.core.advertised_filter_len() >= crate::proto::wire::MAX_FILTER_SIZE;
+                match self.local.prefixes_mut(sub) {
                     // As at attach: a client's topics must not take the
                     // advertised filter past what peers accept.
-                    if self.core.advertised_filter_len() < crate::proto::wire::MAX_FILTER_SIZE {
-                        prefixes.push(prefix.clone());
-                        self.core.subscribe(sub, prefix);
-                    } else {
+                    Some((_, true)) if full => {
                         tracing::warn!("client {}: topic {prefix} refused, filter full", sub.0);
                     }
+                    Some((prefixes, _)) => {
+                        prefixes.push(prefix.clone());
+                        self.core.subscribe(sub, prefix);
+                    }
+                    None => {}
                 }
             }
-            Control::RemoveTopic { sub, prefix } => {
-                if let Some(s) = self.subscribers.get_mut(&sub) {
-                    s.prefixes.retain(|p| *p != prefix);
-                    self.core.unsubscribe(sub, &prefix);
-                } else if let Some((_, prefixes)) = self.clients.get_mut(&sub)
-                    && let Some(i) = prefixes.iter().position(|p| *p == prefix)
-                {
-                    prefixes.swap_remove(i);
+            Control::RemoveTopic { sub, prefix } => match self.local.prefixes_mut(sub) {
+                Some((prefixes, false)) => {
+                    prefixes.retain(|p| *p != prefix);
                     self.core.unsubscribe(sub, &prefix);
                 }
-            }
+                Some((prefixes, true)) => {
+                    if let Some(i) = prefixes.iter().position(|p| *p == prefix) {
+                        prefixes.swap_remove(i);
+                        self.core.unsubscribe(sub, &prefix);
+                    }
+                }
+                None => {}
+            },
             Control::Unsubscribe { sub } => self.remove_subscriber(sub),
             Control::Forward { prefix, reply } => {
                 self.core.forward(prefix);
@@ -445,7 +425,7 @@ impl Driver {
                 receive_statuses,
                 reply,
             } => {
-                self.status_subs.push((tx, receive_statuses));
+                self.local.add_status_subscriber(tx, receive_statuses);
                 let _ = reply.send(());
             }
             Control::Flush { reply } => {
@@ -468,13 +448,11 @@ impl Driver {
                     let _ = reply.send(None);
                     return;
                 }
-                self.next_sub += 1;
-                let sub = SubscriberId(self.next_sub);
-                for prefix in &prefixes {
-                    self.core.subscribe(sub, prefix.clone());
+                let sub = self.local.add_client(queue, prefixes.clone());
+                for prefix in prefixes {
+                    self.core.subscribe(sub, prefix);
                 }
                 self.core.add_client(sub);
-                self.clients.insert(sub, (queue, prefixes));
                 let _ = reply.send(Some(sub));
             }
             Control::AddListener { task } => {
@@ -635,21 +613,10 @@ impl Driver {
         }
     }
 
+    /// Forgets a subscriber or client, here and in the core.
     fn remove_subscriber(&mut self, sub: SubscriberId) {
-        if let Some(s) = self.subscribers.remove(&sub) {
-            self.core.remove_subscriber(sub, &s.prefixes);
-        }
-        if let Some((queue, prefixes)) = self.clients.remove(&sub) {
+        if let Some(prefixes) = self.local.remove(sub) {
             self.core.remove_subscriber(sub, &prefixes);
-            queue.close(ClientClosed::Shutdown);
-        }
-        self.pending.retain(|(s, _)| *s != sub);
-    }
-
-    fn drop_blocked_subscriber(&mut self) {
-        if let Some((sub, _)) = self.pending.front() {
-            let sub = *sub;
-            self.remove_subscriber(sub);
         }
     }
 
@@ -849,7 +816,11 @@ impl Driver {
                     data,
                     size,
                     subscribers,
-                } => self.deliver(topic, data, size, subscribers),
+                } => {
+                    for sub in self.local.deliver(topic, data, size, subscribers) {
+                        self.remove_subscriber(sub);
+                    }
+                }
                 Event::Peered { conn, peer } => self.on_peered(conn, peer),
                 Event::Status {
                     conn,
@@ -906,83 +877,6 @@ impl Driver {
                     }
                 }
                 Event::Close { conn, reason } => self.on_close(conn, reason),
-            }
-        }
-    }
-
-    fn deliver(
-        &mut self,
-        topic: Topic,
-        data: crate::data::Data,
-        size: usize,
-        subscribers: Vec<SubscriberId>,
-    ) {
-        let last = subscribers.len().saturating_sub(1);
-        let mut data = Some(data);
-        // Clients share one delivery (and its JSON rendering).
-        let mut shared: Option<Arc<Delivery>> = None;
-        for (i, sub) in subscribers.into_iter().enumerate() {
-            let mut value = || {
-                if i == last {
-                    data.take().unwrap_or_default()
-                } else {
-                    data.clone().unwrap_or_default()
-                }
-            };
-            // Clients never hold the driver up: their queues apply the
-            // overflow policy at once.
-            if let Some((queue, _)) = self.clients.get(&sub) {
-                let delivery = shared
-                    .get_or_insert_with(|| {
-                        Arc::new(Delivery::new(Message {
-                            topic: topic.clone(),
-                            data: value(),
-                        }))
-                    })
-                    .clone();
-                match queue.push(delivery, size) {
-                    Push::Queued => {}
-                    Push::Dropped => {
-                        tracing::debug!("client {}: queue full, message dropped", sub.0);
-                    }
-                    Push::Overflow | Push::Closed => {
-                        tracing::warn!("client {}: queue overflow, disconnecting", sub.0);
-                        self.remove_subscriber(sub);
-                    }
-                }
-                continue;
-            }
-            let msg = Message {
-                topic: topic.clone(),
-                data: value(),
-            };
-            if !self.pending.is_empty() {
-                self.pending.push_back((sub, msg));
-                continue;
-            }
-            let Some(s) = self.subscribers.get(&sub) else {
-                continue;
-            };
-            match s.tx.try_send(msg) {
-                Ok(()) => {}
-                Err(mpsc::error::TrySendError::Full(msg)) => self.pending.push_back((sub, msg)),
-                Err(mpsc::error::TrySendError::Closed(_)) => self.remove_subscriber(sub),
-            }
-        }
-    }
-
-    fn drain_pending(&mut self) {
-        while let Some((sub, msg)) = self.pending.pop_front() {
-            let Some(s) = self.subscribers.get(&sub) else {
-                continue;
-            };
-            match s.tx.try_send(msg) {
-                Ok(()) => {}
-                Err(mpsc::error::TrySendError::Full(msg)) => {
-                    self.pending.push_front((sub, msg));
-                    return;
-                }
-                Err(mpsc::error::TrySendError::Closed(_)) => self.remove_subscriber(sub),
             }
         }
     }
@@ -1052,24 +946,11 @@ impl Driver {
     }
 
     fn emit_status(&mut self, status: Status) {
-        tracing::debug!("status {}: {:?}", status.code, status.endpoint);
-        self.status_subs.retain(|(tx, statuses)| {
-            !*statuses
-                || !matches!(
-                    tx.try_send(StatusEvent::Status(status.clone())),
-                    Err(mpsc::error::TrySendError::Closed(_))
-                )
-        });
+        self.local.status(status);
     }
 
     fn emit_error(&mut self, error: ErrorEvent) {
-        tracing::debug!("error {}: {}", error.code, error.message);
-        self.status_subs.retain(|(tx, _)| {
-            !matches!(
-                tx.try_send(StatusEvent::Error(error.clone())),
-                Err(mpsc::error::TrySendError::Closed(_))
-            )
-        });
+        self.local.error(error);
     }
 
     // ---- flushing and shutdown ----------------------------------------

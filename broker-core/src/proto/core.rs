@@ -14,8 +14,10 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 use super::EndpointId;
-use super::filter::{LocalFilter, PrefixIndex};
+use super::dedup::Dedup;
+use super::filter::PrefixIndex;
 use super::handshake::{self, Context, Handshake, Step};
+use super::routes::Routes;
 use super::wire::{
     self, CONTROL_TOPIC, DEFAULT_MAX_FRAME_SIZE, DEFAULT_TTL, Envelope, EnvelopeHeader,
     EnvelopeType, FrameDecoder, HandshakeMessage, Origin, PROTOCOL_VERSION_2, WireError,
@@ -25,7 +27,6 @@ use crate::status::{ErrorCode, StatusCode};
 use crate::topic::Topic;
 
 type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
-type HashSet<K> = std::collections::HashSet<K, foldhash::fast::RandomState>;
 
 /// A connection holding more than this of a partial frame checks the total
 /// against [`Config::max_input_buffer`].
@@ -273,82 +274,24 @@ struct Connection {
     stalled: bool,
 }
 
-/// How far back duplicate suppression remembers per origin.
-const DEDUP_WINDOW: u64 = 4096;
-/// How many origins duplicate suppression tracks at most.
-const MAX_ORIGINS: usize = 4096;
-
-/// Sequence numbers seen from one origin: the highest, and a bitmap below it.
-#[derive(Default)]
-struct SeenWindow {
-    highest: u64,
-    bits: Vec<u64>,
-}
-
-impl SeenWindow {
-    /// Records `seq`; false if it was seen before (or is too old to tell).
-    fn insert(&mut self, seq: u64) -> bool {
-        if self.bits.is_empty() {
-            self.bits = vec![0; (DEDUP_WINDOW / 64) as usize];
-        }
-        if seq > self.highest {
-            let shift = seq - self.highest;
-            if shift >= DEDUP_WINDOW {
-                self.bits.iter_mut().for_each(|w| *w = 0);
-            } else {
-                for s in self.highest + 1..=seq {
-                    self.clear(s);
-                }
-            }
-            self.highest = seq;
-        } else if self.highest - seq >= DEDUP_WINDOW {
-            return false;
-        }
-        let (word, bit) = Self::slot(seq);
-        let fresh = self.bits[word] & bit == 0;
-        self.bits[word] |= bit;
-        fresh
-    }
-
-    fn clear(&mut self, seq: u64) {
-        let (word, bit) = Self::slot(seq);
-        self.bits[word] &= !bit;
-    }
-
-    fn slot(seq: u64) -> (usize, u64) {
-        let i = seq % DEDUP_WINDOW;
-        ((i / 64) as usize, 1u64 << (i % 64))
-    }
-}
-
 /// The protocol core of one endpoint.
 pub struct Core {
     config: Config,
     conns: HashMap<ConnectionId, Connection>,
     /// Established peerings by peer id.
     peers: HashMap<EndpointId, ConnectionId>,
-    subscriptions: PrefixIndex<SubscriberId>,
-    /// Subscribers that act as peers (WebSocket clients): they also receive
-    /// this endpoint's own publications, and publish through
-    /// [`Core::publish_from`].
-    clients: HashSet<SubscriberId>,
-    /// What we advertise: the normalized union of subscriptions and forwards.
-    local_filter: LocalFilter,
-    /// `local_filter` as sent: rebuilt, and sent to peers, when dirty.
-    filter: Vec<Topic>,
-    filter_dirty: bool,
+    /// Local subscribers, clients and forwards, and the filter we
+    /// advertise.
+    routes: Routes,
     events: VecDeque<Event>,
     next_seq: u64,
-    seen: HashMap<EndpointId, SeenWindow>,
+    dedup: Dedup,
     bye_counter: u64,
     /// Frames still to write on connections the core has let go of (a
     /// `drop_conn`, say), until the driver takes them and closes.
     draining: HashMap<ConnectionId, Outbound>,
     /// Reused for the list of connections a message goes to.
     scratch: Vec<ConnectionId>,
-    /// Changes whenever subscriptions, forwards or peers' filters change
-    /// (see [`Core::wanted_except`]).
-    wanted_generation: u64,
 }
 
 impl Core {
@@ -358,18 +301,13 @@ impl Core {
             config,
             conns: HashMap::default(),
             peers: HashMap::default(),
-            subscriptions: PrefixIndex::new(),
-            clients: HashSet::default(),
-            local_filter: LocalFilter::default(),
-            filter: Vec::new(),
-            filter_dirty: false,
+            routes: Routes::new(),
             events: VecDeque::new(),
             next_seq: 0,
-            seen: HashMap::default(),
+            dedup: Dedup::default(),
             bye_counter: 0,
             draining: HashMap::default(),
             scratch: Vec::new(),
-            wanted_generation: 0,
         }
     }
 
@@ -386,7 +324,7 @@ impl Core {
     /// The filter we advertise to peers.
     pub fn filter(&mut self) -> &[Topic] {
         self.sync_filter();
-        &self.filter
+        self.routes.filter()
     }
 
     /// The peers we are peered with, and their connections.
@@ -616,12 +554,7 @@ impl Core {
     /// network: the ZeroMQ node): local subscriptions, forwards, other
     /// clients' subscriptions and the filters of peers, sorted and unique.
     pub fn wanted_except(&self, except: SubscriberId) -> Vec<Topic> {
-        let mut out: Vec<Topic> = self
-            .local_filter
-            .counts()
-            .filter(|(topic, n)| *n > self.subscriptions.count_of(topic.as_str(), &except))
-            .map(|(topic, _)| topic.clone())
-            .collect();
+        let mut out: Vec<Topic> = self.routes.wanted_except(except).cloned().collect();
         for conn in self.peers.values() {
             if let Some(ConnState::Peered(p)) = self.conns.get(conn).and_then(|c| c.state.as_ref())
             {
@@ -640,35 +573,27 @@ impl Core {
     /// A number that changes whenever [`Core::wanted_except`] may give
     /// another answer.
     pub fn wanted_generation(&self) -> u64 {
-        self.wanted_generation
+        self.routes.generation()
     }
 
     /// How many prefixes the filter we advertise holds.
     pub fn advertised_filter_len(&self) -> usize {
-        self.local_filter.advertised_len()
+        self.routes.advertised_len()
     }
 
     /// Subscribes a local subscriber to a prefix.
     pub fn subscribe(&mut self, sub: SubscriberId, prefix: Topic) {
-        self.wanted_generation += 1;
-        self.subscriptions.insert(prefix.as_str(), sub);
-        self.filter_dirty |= self.local_filter.add(prefix);
+        self.routes.subscribe(sub, prefix);
     }
 
     /// Removes one subscription of a local subscriber.
     pub fn unsubscribe(&mut self, sub: SubscriberId, prefix: &Topic) {
-        self.wanted_generation += 1;
-        if self.subscriptions.remove(prefix.as_str(), &sub) {
-            self.filter_dirty |= self.local_filter.remove(prefix);
-        }
+        self.routes.unsubscribe(sub, prefix);
     }
 
     /// Removes every subscription of a local subscriber.
     pub fn remove_subscriber(&mut self, sub: SubscriberId, prefixes: &[Topic]) {
-        for prefix in prefixes {
-            self.unsubscribe(sub, prefix);
-        }
-        self.clients.remove(&sub);
+        self.routes.remove_subscriber(sub, prefixes);
     }
 
     /// Makes a local subscriber a *client*: a peer that is attached to this
@@ -678,20 +603,18 @@ impl Core {
     /// [`Core::subscribe`] and become part of the advertised filter, and
     /// [`Core::remove_subscriber`] removes it.
     pub fn add_client(&mut self, sub: SubscriberId) {
-        self.clients.insert(sub);
+        self.routes.add_client(sub);
     }
 
     /// Asks peers for messages on `prefix` without delivering them locally
     /// (they are relayed when forwarding is on).
     pub fn forward(&mut self, prefix: Topic) {
-        self.wanted_generation += 1;
-        self.filter_dirty |= self.local_filter.add(prefix);
+        self.routes.forward(prefix);
     }
 
     /// Undoes one [`Core::forward`].
     pub fn unforward(&mut self, prefix: &Topic) {
-        self.wanted_generation += 1;
-        self.filter_dirty |= self.local_filter.remove(prefix);
+        self.routes.unforward(prefix);
     }
 
     /// Publishes a value to every peer whose filter matches. Returns the
@@ -706,8 +629,8 @@ impl Core {
     /// (see [`Core::add_client`]) whose subscriptions match receive it too.
     pub fn publish_encoded(&mut self, topic: &Topic, payload: &[u8]) -> usize {
         let n = self.publish_to_peers(topic, payload);
-        if !self.clients.is_empty() {
-            let clients = self.local_matches(topic, None, true);
+        if self.routes.has_clients() {
+            let clients = self.routes.matches(topic, None, true);
             // Our own encoding: it decodes, or nobody local can read it.
             if !clients.is_empty()
                 && let Ok(data) = bin::decode(payload)
@@ -735,7 +658,7 @@ impl Core {
         data: Data,
     ) -> usize {
         let n = self.publish_to_peers(topic, payload);
-        let local = self.local_matches(topic, Some(source), false);
+        let local = self.routes.matches(topic, Some(source), false);
         if !local.is_empty() {
             self.events.push_back(Event::Deliver {
                 topic: topic.clone(),
@@ -745,25 +668,6 @@ impl Core {
             });
         }
         n
-    }
-
-    /// The local subscribers matching `topic` (only clients if
-    /// `clients_only`), without `except`, sorted and unique.
-    fn local_matches(
-        &self,
-        topic: &Topic,
-        except: Option<SubscriberId>,
-        clients_only: bool,
-    ) -> Vec<SubscriberId> {
-        let mut subs: Vec<SubscriberId> = self
-            .subscriptions
-            .matches(topic.as_str().as_bytes())
-            .copied()
-            .filter(|s| Some(*s) != except && (!clients_only || self.clients.contains(s)))
-            .collect();
-        subs.sort_unstable();
-        subs.dedup();
-        subs
     }
 
     /// Queues a message of ours for every peer whose filter matches.
@@ -836,7 +740,7 @@ impl Core {
         c.deadline = Some(now + timeout);
         if self.peers.get(&p.remote) == Some(&conn) {
             self.peers.remove(&p.remote);
-            self.wanted_generation += 1;
+            self.routes.touch();
         }
         c.state = Some(ConnState::Closing(p));
         true
@@ -917,7 +821,7 @@ impl Core {
 
     /// Whether any connection has bytes to send.
     pub fn is_idle(&self) -> bool {
-        !self.filter_dirty
+        !self.routes.is_dirty()
             && self.draining.is_empty()
             && self.conns.values().all(|c| c.outbound.is_empty())
     }
@@ -950,7 +854,7 @@ impl Core {
         Context {
             id: self.config.id,
             max_version: self.config.max_version,
-            filter: &self.filter,
+            filter: self.routes.filter(),
             is_known: &|_| false,
         }
     }
@@ -1001,7 +905,7 @@ impl Core {
             let ctx = Context {
                 id: self.config.id,
                 max_version: self.config.max_version,
-                filter: &self.filter,
+                filter: self.routes.filter(),
                 is_known: &is_known,
             };
             h.handle(msg, &ctx)
@@ -1046,7 +950,7 @@ impl Core {
                     return;
                 }
                 self.peers.insert(remote, conn);
-                self.wanted_generation += 1;
+                self.routes.touch();
                 self.events.push_back(Event::Peered { conn, peer: remote });
                 self.events.push_back(Event::Status {
                     conn,
@@ -1061,7 +965,7 @@ impl Core {
                     message: "handshake successful".into(),
                 });
                 // Our filter may have changed while the handshake ran.
-                if c.sent_filter.as_deref() != Some(&self.filter[..]) {
+                if c.sent_filter.as_deref() != Some(self.routes.filter()) {
                     self.send_routing_update(conn);
                 }
             }
@@ -1124,7 +1028,7 @@ impl Core {
                     }) = self.conns.get_mut(&conn)
                     {
                         p.filter = PrefixIndex::from_filter(&filter);
-                        self.wanted_generation += 1;
+                        self.routes.touch();
                     }
                 }
                 Err(e) => self.protocol_error(conn, &e),
@@ -1163,30 +1067,13 @@ impl Core {
             if origin.endpoint == id {
                 return; // Our own message came back around a loop.
             }
-            if self.seen.len() >= MAX_ORIGINS && !self.seen.contains_key(&origin.endpoint) {
-                self.seen.clear();
-            }
-            if !self
-                .seen
-                .entry(origin.endpoint)
-                .or_default()
-                .insert(origin.seq)
-            {
+            if !self.dedup.first_sight(origin) {
                 return; // Already seen through another path.
             }
         }
         let for_us = env.receiver.is_nil() || env.receiver == id;
         if env.kind == EnvelopeType::Data && for_us {
-            let subscribers: Vec<SubscriberId> = {
-                let mut subs: Vec<SubscriberId> = self
-                    .subscriptions
-                    .matches(env.topic.as_str().as_bytes())
-                    .copied()
-                    .collect();
-                subs.sort_unstable();
-                subs.dedup();
-                subs
-            };
+            let subscribers = self.routes.matches(&env.topic, None, false);
             if !subscribers.is_empty() {
                 match bin::decode(&env.payload) {
                     Ok(data) => self.events.push_back(Event::Deliver {
@@ -1344,7 +1231,7 @@ impl Core {
     fn lose_peer(&mut self, conn: ConnectionId, peer: EndpointId, code: StatusCode, message: &str) {
         if self.peers.get(&peer) == Some(&conn) {
             self.peers.remove(&peer);
-            self.wanted_generation += 1;
+            self.routes.touch();
         }
         self.events.push_back(Event::Status {
             conn,
@@ -1424,15 +1311,9 @@ impl Core {
     /// changed. Subscription changes only mark it dirty, so a burst of them
     /// costs one update.
     fn sync_filter(&mut self) {
-        if !self.filter_dirty {
+        if !self.routes.sync() {
             return;
         }
-        self.filter_dirty = false;
-        let filter = self.local_filter.to_vec();
-        if filter == self.filter {
-            return;
-        }
-        self.filter = filter;
         let peered: Vec<ConnectionId> = self.peers.values().copied().collect();
         for conn in peered {
             self.send_routing_update(conn);
@@ -1442,7 +1323,7 @@ impl Core {
     fn send_routing_update(&mut self, conn: ConnectionId) {
         let id = self.config.id;
         let mut payload = Vec::new();
-        wire::encode_filter(&self.filter, &mut payload);
+        wire::encode_filter(self.routes.filter(), &mut payload);
         let Some(c) = self.conns.get_mut(&conn) else {
             return;
         };

@@ -2,15 +2,19 @@
 //!
 //! [`wire`] encodes and decodes frames, handshake messages and envelopes;
 //! [`handshake`] is the handshake state machine; [`filter`] holds topic
-//! filters and the prefix index; [`Core`] ties them together for one
-//! endpoint: connections, routing, forwarding and flow control. Nothing here
+//! filters and the prefix index; the local side of routing (subscribers,
+//! clients, forwards, the advertised filter) and duplicate suppression
+//! have modules of their own; [`Core`] ties them together for one
+//! endpoint: connections, routing decisions, forwarding and flow control. Nothing here
 //! touches a socket, a clock or a random source: the runtime (or a test)
 //! moves bytes and passes the time in.
 
 mod core;
+mod dedup;
 pub mod filter;
 pub mod handshake;
 mod id;
+mod routes;
 pub mod wire;
 
 pub use self::core::{

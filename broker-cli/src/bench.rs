@@ -105,9 +105,13 @@ pub(crate) struct ServeArgs {
     /// XSUB_ENDPOINT,XPUB_ENDPOINT (as `broker node --zeromq-connect`).
     #[arg(long, value_name = "XSUB_ENDPOINT,XPUB_ENDPOINT", value_parser = crate::zmq::parse_proxy_endpoints, conflicts_with = "listen")]
     zeromq_connect: Option<crate::zmq::ProxyEndpoints>,
-    /// Write the bound port to F once listening.
+    /// Write the bound port to F once listening (and the metrics port on a
+    /// second line with --metrics).
     #[arg(long, value_name = "F")]
     ready_file: Option<PathBuf>,
+    /// Serve the endpoint's metrics at http://[ADDR:]PORT/metrics.
+    #[arg(long, value_name = "[ADDR:]PORT", value_parser = parse_listen)]
+    metrics: Option<ListenAddr>,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -199,9 +203,14 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         }
         (None, None) => bail!("--listen or --zeromq-connect is required"),
     };
+    let mut ready = format!("{port}\n");
+    if let Some(metrics) = &args.metrics {
+        let metrics_port = ep.serve_metrics(&metrics.address, metrics.port).await?;
+        ready.push_str(&format!("{metrics_port}\n"));
+    }
     if let Some(path) = &args.ready_file {
         let tmp = path.with_extension("tmp");
-        std::fs::write(&tmp, format!("{port}\n"))?;
+        std::fs::write(&tmp, ready)?;
         std::fs::rename(&tmp, path)?;
     }
     let mut received: u64 = 0;

@@ -140,6 +140,10 @@ pub(crate) struct NodeArgs {
     /// wss unless --disable-ssl, with the same SSL options as peering.
     #[arg(long, value_name = "[ADDR:]PORT", value_parser = parse_listen)]
     websocket: Option<ListenAddr>,
+    /// Serve the endpoint's metrics in Prometheus's text format at
+    /// http://[ADDR:]PORT/metrics (PORT alone: all interfaces, as --listen).
+    #[arg(long, value_name = "[ADDR:]PORT", value_parser = parse_listen)]
+    metrics: Option<ListenAddr>,
     /// Once listening, write the bound port (and the WebSocket port) to F.
     #[arg(long, value_name = "F")]
     ready_file: Option<PathBuf>,
@@ -424,6 +428,13 @@ pub(crate) async fn run_node(args: NodeArgs) -> anyhow::Result<()> {
         let pad = "\n".repeat(2usize.saturating_sub(lines));
         ready = format!("{ready}{pad}{}\n", logger.endpoint());
         zmq_logger = Some(logger);
+    }
+    if let Some(metrics) = &args.metrics {
+        let port = ep.serve_metrics(&metrics.address, metrics.port).await?;
+        // The metrics port goes on the fourth line.
+        let lines = ready.lines().count();
+        let pad = "\n".repeat(3usize.saturating_sub(lines));
+        ready = format!("{ready}{pad}{port}\n");
     }
     if let Some(path) = &args.ready_file {
         write_ready_file(path, &ready)?;

@@ -291,3 +291,40 @@ fn help_shows_examples() {
     assert!(text.contains("Examples:"));
     assert!(text.contains("--ready-file"));
 }
+
+#[test]
+fn metrics_are_served_over_http_and_named_in_the_ready_file() {
+    let ready = temp_path("ready-metrics");
+    let _ = std::fs::remove_file(&ready);
+    let mut proc = Proc::spawn(
+        broker()
+            .args(["node", "--disable-ssl", "--listen", "127.0.0.1:0"])
+            .args([
+                "--subscribe",
+                "/m",
+                "--metrics",
+                "127.0.0.1:0",
+                "--ready-file",
+            ])
+            .arg(&ready)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    );
+    // Line 4: the metrics port (lines 2 and 3, WebSocket and ZeroMQ
+    // logger, are empty).
+    let port = proc.wait_ready(&ready, 3);
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    stream
+        .write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let mut response = String::new();
+    std::io::Read::read_to_string(&mut stream, &mut response).unwrap();
+    assert!(response.starts_with("HTTP/1.1 200 OK\r\n"), "{response}");
+    assert!(response.contains("broker_subscriptions 1\n"), "{response}");
+    assert!(response.contains("broker_connections 0\n"), "{response}");
+    drop(proc);
+}

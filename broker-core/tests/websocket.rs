@@ -947,3 +947,30 @@ async fn throughput_ws_client_to_native_peer() {
     );
     assert!(secs > 0.0);
 }
+
+#[test]
+fn a_websocket_listener_outlives_the_runtime_that_opened_it() {
+    let endpoint = Endpoint::new(options()).unwrap();
+    let port = {
+        let opener = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        opener
+            .block_on(endpoint.listen_websocket("127.0.0.1", 0))
+            .unwrap()
+    }; // the runtime that asked is gone; the endpoint's own serves on
+    let client = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    client.block_on(async {
+        let connected = tokio::time::timeout(
+            WAIT,
+            WebSocketClient::connect(&url(port), ["/t"], ClientOptions::default()),
+        )
+        .await
+        .expect("accepted in time");
+        assert!(connected.is_ok(), "{connected:?}");
+    });
+}

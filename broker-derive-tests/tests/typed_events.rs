@@ -304,6 +304,11 @@ fn on_strict(strict: Strict) {
 async fn a_wrong_event_is_a_type_clash_and_the_handler_is_not_called() {
     let (server, client) = pair().await;
     server.start_handlers().await.unwrap();
+    let clashes_before = server
+        .metrics()
+        .await
+        .unwrap()
+        .errors_with(ErrorCode::TypeClash);
     let mut status = server.status_subscriber(false).await.unwrap();
     await_subscription(&client, "/typed/strict").await;
     let send = |args: Vec<Data>| {
@@ -347,6 +352,13 @@ async fn a_wrong_event_is_a_type_clash_and_the_handler_is_not_called() {
             "event Typed::strict: argument 1 (name): string is not valid UTF-8".into()
         )
     );
+    // Each clash is counted in the endpoint's metrics.
+    let clashes = server
+        .metrics()
+        .await
+        .unwrap()
+        .errors_with(ErrorCode::TypeClash);
+    assert_eq!(clashes - clashes_before, 3);
     // Nothing else is disturbed: the next good event is handled.
     send(vec![Data::Count(5), Data::from("ok")]).await;
     await_until("the good event", || {

@@ -236,8 +236,71 @@ pub enum Event {
 pub struct PeerStats {
     /// Messages queued now.
     pub queued: usize,
-    /// Messages dropped by the overflow policy.
+    /// Bytes of the messages queued now (their frames).
+    pub queued_bytes: usize,
+    /// Times the queue was full when a message came: the overflow policy
+    /// applied (Zeek's `zeek_broker_peer_buffer_overflows_total`).
     pub overflows: u64,
+}
+
+/// Envelopes counted by their type.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ByType {
+    /// Published values.
+    pub data: u64,
+    /// Data-store commands.
+    pub command: u64,
+    /// Filter updates.
+    pub routing_update: u64,
+    /// Pings.
+    pub ping: u64,
+    /// Pongs.
+    pub pong: u64,
+}
+
+impl ByType {
+    fn add(&mut self, kind: EnvelopeType) {
+        match kind {
+            EnvelopeType::Data => self.data += 1,
+            EnvelopeType::Command => self.command += 1,
+            EnvelopeType::RoutingUpdate => self.routing_update += 1,
+            EnvelopeType::Ping => self.ping += 1,
+            EnvelopeType::Pong => self.pong += 1,
+        }
+    }
+
+    /// The counts with Broker's names of the types (`data`, `command`,
+    /// `routing-update`, `ping`, `pong`), as its metric labels spell them.
+    pub fn labelled(&self) -> [(&'static str, u64); 5] {
+        [
+            ("data", self.data),
+            ("command", self.command),
+            ("routing-update", self.routing_update),
+            ("ping", self.ping),
+            ("pong", self.pong),
+        ]
+    }
+}
+
+/// What a core has counted since it started (for metrics). Plain counters:
+/// the core has one owner, which reads them when asked.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Counters {
+    /// Envelopes received from peers, by type.
+    pub received: ByType,
+    /// Envelopes queued for peers, by type (each copy counts: a message for
+    /// three peers is three).
+    pub sent: ByType,
+    /// Messages lost to the overflow policy: the new ones refused
+    /// (`DropNewest`), the old ones dropped (`DropOldest`), or what a
+    /// disconnected peer's queue held (`Disconnect`).
+    pub dropped: u64,
+    /// Frames that did not decode (the connection was closed).
+    pub malformed_frames: u64,
+    /// Data messages whose value did not decode (the message was dropped).
+    pub malformed_values: u64,
 }
 
 enum ConnState {
@@ -292,6 +355,7 @@ pub struct Core {
     draining: HashMap<ConnectionId, Outbound>,
     /// Reused for the list of connections a message goes to.
     scratch: Vec<ConnectionId>,
+    counters: Counters,
 }
 
 impl Core {
@@ -308,6 +372,7 @@ impl Core {
             bye_counter: 0,
             draining: HashMap::default(),
             scratch: Vec::new(),
+            counters: Counters::default(),
         }
     }
 
@@ -376,8 +441,19 @@ impl Core {
     pub fn stats(&self, conn: ConnectionId) -> Option<PeerStats> {
         self.conns.get(&conn).map(|c| PeerStats {
             queued: c.outbound.len(),
+            queued_bytes: c.outbound.bytes,
             ..c.stats
         })
+    }
+
+    /// What the core has counted so far.
+    pub fn counters(&self) -> &Counters {
+        &self.counters
+    }
+
+    /// How many connections the core knows (handshakes and peerings).
+    pub fn connection_count(&self) -> usize {
+        self.conns.len()
     }
 
     /// Whether local publishers may go on: false while some peer's queue is
@@ -736,6 +812,7 @@ impl Core {
         };
         let frame = control_frame(id, p.remote, EnvelopeType::Ping, p.version, &token);
         c.outbound.push(frame);
+        self.counters.sent.add(EnvelopeType::Ping);
         p.bye = Some(token);
         c.deadline = Some(now + timeout);
         if self.peers.get(&p.remote) == Some(&conn) {
@@ -1019,6 +1096,7 @@ impl Core {
     }
 
     fn handle_envelope(&mut self, conn: ConnectionId, env: Envelope) {
+        self.counters.received.add(env.kind);
         match env.kind {
             EnvelopeType::RoutingUpdate => match wire::decode_filter_payload(&env.payload) {
                 Ok(filter) => {
@@ -1083,6 +1161,7 @@ impl Core {
                         subscribers,
                     }),
                     Err(e) => {
+                        self.counters.malformed_values += 1;
                         self.events.push_back(Event::Error {
                             conn: Some(conn),
                             peer: self.remote_of(conn),
@@ -1161,17 +1240,24 @@ impl Core {
             if c.outbound.is_full(&self.config) {
                 c.stats.overflows += 1;
                 match self.config.overflow_policy {
-                    OverflowPolicy::DropNewest => continue,
+                    OverflowPolicy::DropNewest => {
+                        self.counters.dropped += 1;
+                        continue;
+                    }
                     OverflowPolicy::DropOldest => {
-                        while c.outbound.is_full(&self.config) && c.outbound.pop().is_some() {}
+                        while c.outbound.is_full(&self.config) && c.outbound.pop().is_some() {
+                            self.counters.dropped += 1;
+                        }
                     }
                     OverflowPolicy::Disconnect => {
+                        self.counters.dropped += 1 + c.outbound.len() as u64;
                         overflowed.push(conn);
                         continue;
                     }
                 }
             }
             c.outbound.push(frame);
+            self.counters.sent.add(header.kind);
         }
         for conn in overflowed {
             self.close(conn, CloseReason::Overflow);
@@ -1202,6 +1288,7 @@ impl Core {
             &ping.payload,
         );
         c.outbound.push(Bytes::from(frame));
+        self.counters.sent.add(EnvelopeType::Pong);
     }
 
     fn finish_unpeer(&mut self, conn: ConnectionId) {
@@ -1248,6 +1335,7 @@ impl Core {
     }
 
     fn refuse_malformed(&mut self, conn: ConnectionId, error: &WireError) {
+        self.counters.malformed_frames += 1;
         let (code, text) = match error {
             WireError::WrongMagic(_) => (ErrorCode::WrongMagicNumber, handshake::WRONG_MAGIC),
             _ => (ErrorCode::InvalidMessage, handshake::INVALID_MESSAGE),
@@ -1286,6 +1374,7 @@ impl Core {
             self.refuse_malformed(conn, error);
             return;
         }
+        self.counters.malformed_frames += 1;
         let peer = self.remote_of(conn);
         self.events.push_back(Event::Error {
             conn: Some(conn),
@@ -1338,6 +1427,7 @@ impl Core {
             &payload,
         );
         c.outbound.push(frame);
+        self.counters.sent.add(EnvelopeType::RoutingUpdate);
     }
 }
 

@@ -18,8 +18,8 @@ mod routes;
 pub mod wire;
 
 pub use self::core::{
-    CloseReason, Config, ConnectionId, Core, Direction, Event, OverflowPolicy, PeerStats,
-    SubscriberId,
+    ByType, CloseReason, Config, ConnectionId, Core, Counters, Direction, Event, OverflowPolicy,
+    PeerStats, SubscriberId,
 };
 pub(crate) use self::core::{DEFAULT_MAX_INPUT_BUFFER, DEFAULT_PEER_BUFFER_BYTES};
 pub use id::{EndpointId, EndpointIdParseError};

@@ -15,6 +15,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::EndpointError;
 use super::control::{Control, Publish};
 use super::delivery::{ClientClosed, ClientQueue, Delivery};
+use super::metrics::Transport;
 use crate::data::{Data, bin};
 use crate::proto::{OverflowPolicy, SubscriberId};
 use crate::topic::Topic;
@@ -28,10 +29,11 @@ pub(crate) struct ClientLink {
 }
 
 impl ClientLink {
-    /// Attaches a client subscribed to `prefixes`, with a queue of
-    /// `capacity` messages or `max_bytes` under `policy`.
+    /// Attaches a client of `transport` subscribed to `prefixes`, with a
+    /// queue of `capacity` messages or `max_bytes` under `policy`.
     pub(crate) async fn attach(
         &self,
+        transport: Transport,
         prefixes: Vec<Topic>,
         capacity: usize,
         max_bytes: usize,
@@ -41,6 +43,7 @@ impl ClientLink {
         let (reply, wait) = oneshot::channel();
         self.control
             .send(Control::AttachClient {
+                transport,
                 prefixes,
                 queue: queue.clone(),
                 reply,

@@ -7,6 +7,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
 use super::delivery::ClientQueue;
+use super::metrics::{Metrics, Transport};
 use super::{EndpointError, ErrorEvent, Message, PeerInfo, StatusEvent};
 use crate::proto::{EndpointId, SubscriberId};
 use crate::topic::Topic;
@@ -81,11 +82,16 @@ pub(crate) enum Control {
     },
     /// A client (see `client.rs`) subscribed to `prefixes`.
     AttachClient {
+        transport: Transport,
         prefixes: Vec<Topic>,
         queue: Arc<ClientQueue>,
         /// `None` when the prefixes would take the endpoint's filter past
         /// what peers accept.
         reply: oneshot::Sender<Option<SubscriberId>>,
+    },
+    /// A snapshot of the metrics.
+    Metrics {
+        reply: oneshot::Sender<Metrics>,
     },
     /// A listener of a gateway, aborted at shutdown.
     AddListener {

@@ -20,6 +20,7 @@ use bytes::Bytes;
 use tokio::sync::Notify;
 use tokio::sync::mpsc::{self, OwnedPermit};
 
+use super::metrics::{ClientTraffic, Transport};
 use super::{ErrorEvent, Message, Status, StatusEvent};
 use crate::data::{Data, json};
 use crate::proto::{OverflowPolicy, SubscriberId};
@@ -30,13 +31,24 @@ use crate::topic::Topic;
 #[derive(Default)]
 pub(super) struct Local {
     subscribers: HashMap<SubscriberId, Subscriber>,
-    /// Attached clients: their queues and prefixes.
-    clients: HashMap<SubscriberId, (Arc<ClientQueue>, Vec<Topic>)>,
+    /// Attached clients: their queues, prefixes and transports.
+    clients: HashMap<SubscriberId, (Arc<ClientQueue>, Vec<Topic>, Transport)>,
+    /// Traffic with clients, for WebSocket and ZeroMQ.
+    traffic: [ClientTraffic; 2],
     status_subs: Vec<(mpsc::Sender<StatusEvent>, bool)>,
     /// Deliveries that did not fit a subscriber's queue, in order. While any
     /// wait, reading from peers pauses.
     pending: VecDeque<(SubscriberId, Message)>,
     next_sub: u64,
+}
+
+/// The index of a client transport in the traffic counters.
+fn traffic_slot(transport: Transport) -> Option<usize> {
+    match transport {
+        Transport::WebSocket => Some(0),
+        Transport::ZeroMq => Some(1),
+        Transport::Native => None,
+    }
 }
 
 struct Subscriber {
@@ -56,15 +68,41 @@ impl Local {
         sub
     }
 
-    /// Adds a client with its queue; returns its id.
+    /// Adds a client of `transport` with its queue; returns its id.
     pub(super) fn add_client(
         &mut self,
         queue: Arc<ClientQueue>,
         prefixes: Vec<Topic>,
+        transport: Transport,
     ) -> SubscriberId {
         let sub = self.next_id();
-        self.clients.insert(sub, (queue, prefixes));
+        self.clients.insert(sub, (queue, prefixes, transport));
         sub
+    }
+
+    /// The client `sub` published a message (for the traffic counters).
+    pub(super) fn client_published(&mut self, sub: SubscriberId) {
+        if let Some(t) = self.clients.get(&sub).and_then(|c| traffic_slot(c.2)) {
+            self.traffic[t].received += 1;
+        }
+    }
+
+    /// The traffic with clients, by transport.
+    pub(super) fn client_traffic(&self) -> Vec<(Transport, ClientTraffic)> {
+        vec![
+            (Transport::WebSocket, self.traffic[0]),
+            (Transport::ZeroMq, self.traffic[1]),
+        ]
+    }
+
+    /// How many clients of `transport` are attached.
+    pub(super) fn client_count(&self, transport: Transport) -> u64 {
+        self.clients.values().filter(|c| c.2 == transport).count() as u64
+    }
+
+    /// How many local subscribers there are.
+    pub(super) fn subscriber_count(&self) -> u64 {
+        self.subscribers.len() as u64
     }
 
     fn next_id(&mut self) -> SubscriberId {
@@ -79,7 +117,7 @@ impl Local {
         }
         self.clients
             .get_mut(&sub)
-            .map(|(_, prefixes)| (prefixes, true))
+            .map(|(_, prefixes, _)| (prefixes, true))
     }
 
     /// Forgets a subscriber or client (closing a client's queue) and what
@@ -87,7 +125,7 @@ impl Local {
     pub(super) fn remove(&mut self, sub: SubscriberId) -> Option<Vec<Topic>> {
         let prefixes = if let Some(s) = self.subscribers.remove(&sub) {
             Some(s.prefixes)
-        } else if let Some((queue, prefixes)) = self.clients.remove(&sub) {
+        } else if let Some((queue, prefixes, _)) = self.clients.remove(&sub) {
             queue.close(ClientClosed::Shutdown);
             Some(prefixes)
         } else {
@@ -143,7 +181,8 @@ impl Local {
             };
             // Clients never hold the driver up: their queues apply the
             // overflow policy at once.
-            if let Some((queue, _)) = self.clients.get(&sub) {
+            if let Some((queue, _, transport)) = self.clients.get(&sub) {
+                let slot = traffic_slot(*transport);
                 let delivery = shared
                     .get_or_insert_with(|| {
                         Arc::new(Delivery::new(Message {
@@ -152,7 +191,17 @@ impl Local {
                         }))
                     })
                     .clone();
-                match queue.push(delivery, size) {
+                let dropped_before = queue.dropped();
+                let outcome = queue.push(delivery, size);
+                if let Some(t) = slot {
+                    let traffic = &mut self.traffic[t];
+                    traffic.sent += 1;
+                    traffic.dropped += queue.dropped() - dropped_before;
+                    if outcome == Push::Overflow {
+                        traffic.dropped += 1;
+                    }
+                }
+                match outcome {
                     Push::Queued => {}
                     Push::Dropped => {
                         tracing::debug!("client {}: queue full, message dropped", sub.0);
@@ -237,7 +286,7 @@ impl Local {
 
     /// Closes every client's queue (the endpoint shuts down).
     pub(super) fn close_clients(&mut self) {
-        for (_, (queue, _)) in self.clients.drain() {
+        for (_, (queue, _, _)) in self.clients.drain() {
             queue.close(ClientClosed::Shutdown);
         }
     }
@@ -483,9 +532,10 @@ mod tests {
         let (link, _, _) = endpoint.gateway_parts();
         endpoint.block_on(async {
             let topic = || vec![Topic::new("/t").unwrap()];
-            let a = link.attach(topic(), 8, 1 << 20, OverflowPolicy::DropOldest);
+            let ws = Transport::WebSocket;
+            let a = link.attach(ws, topic(), 8, 1 << 20, OverflowPolicy::DropOldest);
             let a = a.await.unwrap();
-            let b = link.attach(topic(), 8, 1 << 20, OverflowPolicy::DropOldest);
+            let b = link.attach(ws, topic(), 8, 1 << 20, OverflowPolicy::DropOldest);
             let b = b.await.unwrap();
             endpoint.publish("/t", Data::Count(5)).await.unwrap();
             let (first, second) = (a.recv().await.unwrap(), b.recv().await.unwrap());

@@ -13,6 +13,7 @@ use tokio::time::Instant;
 use super::control::{Control, Publish};
 use super::delivery::Local;
 use super::io::{self, ConnTasks, Input, IoEvent, PeerStream};
+use super::metrics::{self, DriverCounters, Metrics, PeerCount, PeerQueue, Transport};
 use super::spin::Spinner;
 use super::{EndpointError, EndpointInfo, ErrorEvent, NetworkInfo, PeerInfo, Status, network};
 use crate::options::Options;
@@ -64,6 +65,7 @@ pub(crate) fn spawn(
         conns: HashMap::new(),
         requests: HashMap::new(),
         local: Local::default(),
+        counters: DriverCounters::default(),
         peer_waiters: Vec::new(),
         flush_waiters: Vec::new(),
         listeners: Vec::new(),
@@ -122,6 +124,8 @@ struct Driver {
     requests: HashMap<u64, PeerRequest>,
     /// Subscribers, clients and status subscribers.
     local: Local,
+    /// What the driver counts for metrics (the core counts the rest).
+    counters: DriverCounters,
     peer_waiters: Vec<(EndpointId, oneshot::Sender<()>)>,
     flush_waiters: Vec<oneshot::Sender<()>>,
     listeners: Vec<tokio::task::JoinHandle<()>>,
@@ -253,8 +257,75 @@ impl Driver {
     fn publish(&mut self, msg: Publish) {
         match msg.source {
             None => self.core.publish_encoded(&msg.topic, &msg.payload),
-            Some((sub, data)) => self.core.publish_from(sub, &msg.topic, &msg.payload, data),
+            Some((sub, data)) => {
+                self.local.client_published(sub);
+                self.core.publish_from(sub, &msg.topic, &msg.payload, data)
+            }
         };
+    }
+
+    /// The metrics now.
+    fn metrics(&self) -> Metrics {
+        let core = self.core.counters();
+        let peered = self.core.peers().count() as u64;
+        let connections = self.core.connection_count() as u64;
+        let (mut connecting, mut reconnecting) = (0, 0);
+        for req in self.requests.values() {
+            match req.status {
+                PeerStatus::Connecting if req.conn.is_none() => connecting += 1,
+                PeerStatus::Reconnecting => reconnecting += 1,
+                _ => {}
+            }
+        }
+        let native = |state, count| PeerCount {
+            transport: Transport::Native,
+            state,
+            count,
+        };
+        let mut peers = vec![
+            native("peered", peered),
+            native("handshake", connections.saturating_sub(peered)),
+            native("connecting", connecting),
+            native("reconnecting", reconnecting),
+        ];
+        for transport in [Transport::WebSocket, Transport::ZeroMq] {
+            peers.push(PeerCount {
+                transport,
+                state: "peered",
+                count: self.local.client_count(transport),
+            });
+        }
+        let peer_queues = self
+            .core
+            .peers()
+            .filter_map(|(peer, conn)| {
+                let stats = self.core.stats(conn)?;
+                Some(PeerQueue {
+                    peer,
+                    messages: stats.queued as u64,
+                    bytes: stats.queued_bytes as u64,
+                    overflows: stats.overflows,
+                })
+            })
+            .collect();
+        Metrics {
+            connections,
+            peers,
+            received: core.received,
+            sent: core.sent,
+            received_bytes: self.counters.received_bytes,
+            sent_bytes: self.counters.sent_bytes,
+            peer_queues,
+            overflow_policy: self.options.overflow_policy,
+            dropped: core.dropped,
+            clients: self.local.client_traffic(),
+            errors: self.counters.errors(),
+            handshake_failures: self.counters.handshake_failures(),
+            malformed_frames: core.malformed_frames,
+            malformed_values: core.malformed_values,
+            subscriptions: self.core.advertised_filter_len() as u64,
+            subscribers: self.local.subscriber_count(),
+        }
     }
 
     fn now(&self) -> std::time::Instant {
@@ -435,7 +506,11 @@ impl Driver {
             }
             Control::ReportError { error } => self.emit_error(error),
             Control::Shutdown { reply } => self.begin_shutdown(reply),
+            Control::Metrics { reply } => {
+                let _ = reply.send(self.metrics());
+            }
             Control::AttachClient {
+                transport,
                 prefixes,
                 queue,
                 reply,
@@ -448,7 +523,7 @@ impl Driver {
                     let _ = reply.send(None);
                     return;
                 }
-                let sub = self.local.add_client(queue, prefixes.clone());
+                let sub = self.local.add_client(queue, prefixes.clone(), transport);
                 for prefix in prefixes {
                     self.core.subscribe(sub, prefix);
                 }
@@ -628,6 +703,7 @@ impl Driver {
         };
         match input.data {
             Some(bytes) => {
+                self.counters.received_bytes += bytes.len() as u64;
                 if !c.seen_data {
                     c.seen_data = true;
                     c.peer_speaks_tls = looks_like_tls(&bytes);
@@ -658,6 +734,8 @@ impl Driver {
                 self.add_connection(stream, remote, Direction::Inbound, None);
             }
             IoEvent::AcceptFailed { remote, message } => {
+                self.counters
+                    .handshake_failure(metrics::HandshakeFailure::Tls);
                 self.emit_error(ErrorEvent {
                     code: ErrorCode::PeerUnavailable,
                     endpoint: EndpointInfo {
@@ -685,6 +763,11 @@ impl Driver {
                 let Some(req) = self.requests.get_mut(&request) else {
                     return;
                 };
+                if let Some(cause) =
+                    metrics::handshake_failure_of(ErrorCode::PeerUnavailable, &message)
+                {
+                    self.counters.handshake_failure(cause);
+                }
                 let event = ErrorEvent {
                     code: ErrorCode::PeerUnavailable,
                     endpoint: EndpointInfo {
@@ -801,8 +884,10 @@ impl Driver {
         }
         let mut chunk = Vec::with_capacity(WRITE_CHUNK.min(64 * 1024));
         self.core.poll_transmit(conn, &mut chunk, WRITE_CHUNK);
+        let len = chunk.len() as u64;
         if c.tasks.writer.try_send(chunk).is_ok() {
             c.busy = true;
+            self.counters.sent_bytes += len;
         }
     }
 
@@ -871,6 +956,13 @@ impl Driver {
                         .filter(|c| !self.core.is_peered(*c))
                         .and_then(|c| self.conns.get(&c))
                         .and_then(|c| c.request);
+                    let handshaking = conn.is_some_and(|c| !self.core.is_peered(c));
+                    if handshaking
+                        && let Some(cause) =
+                            metrics::handshake_failure_of(event.code, &event.message)
+                    {
+                        self.counters.handshake_failure(cause);
+                    }
                     match failed_attempt {
                         Some(request) => self.fail_request(request, event),
                         None => self.emit_error(event),
@@ -950,6 +1042,7 @@ impl Driver {
     }
 
     fn emit_error(&mut self, error: ErrorEvent) {
+        self.counters.error(error.code);
         self.local.error(error);
     }
 

@@ -32,11 +32,14 @@ mod control;
 mod delivery;
 mod driver;
 mod io;
+mod metrics;
+mod metrics_http;
 mod spin;
 
 pub(crate) use client::{ClientLink, LocalClient};
 pub(crate) use delivery::{ClientClosed, Delivery};
 pub(crate) use io::bind;
+pub use metrics::{ClientTraffic, HandshakeFailure, Metrics, PeerCount, PeerQueue, Transport};
 
 use std::fmt;
 use std::future::Future;
@@ -514,6 +517,61 @@ impl Endpoint {
     pub async fn peer_subscriptions(&self) -> Result<Vec<Topic>, EndpointError> {
         self.request(|reply| Control::PeerSubscriptions { reply })
             .await
+    }
+
+    /// The endpoint's metrics now: connections and peers, messages and
+    /// bytes by type and direction, queues, drops, errors and handshake
+    /// failures (see [`Metrics`] and `docs/operations.md`).
+    ///
+    /// ```
+    /// # use broker_core::{options::Options, runtime::Endpoint};
+    /// let endpoint = Endpoint::new(Options::default())?;
+    /// let metrics = endpoint.block_on(endpoint.metrics())?;
+    /// assert_eq!(metrics.connections, 0);
+    /// println!("{}", metrics.to_prometheus_text());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub async fn metrics(&self) -> Result<Metrics, EndpointError> {
+        self.request(|reply| Control::Metrics { reply }).await
+    }
+
+    /// Serves the metrics in Prometheus's text format at
+    /// `http://address:port/metrics` until the endpoint shuts down, and
+    /// returns the bound port (port 0: the OS picks). An empty address means
+    /// all interfaces. Plain HTTP, no authentication: bind it where only
+    /// your Prometheus can reach it (`127.0.0.1` by default in the CLI).
+    pub async fn serve_metrics(&self, address: &str, port: u16) -> Result<u16, EndpointError> {
+        // Bound on the endpoint's runtime, whose reactor then drives the
+        // listener, whatever runtime the caller is on.
+        let (bound_tx, bound) = oneshot::channel();
+        let address = address.to_owned();
+        let control = self.inner.control.clone();
+        let task = self.inner.handle.spawn(async move {
+            let listener = match io::bind(&address, port).await {
+                Ok(listener) => listener,
+                Err(source) => {
+                    let _ = bound_tx.send(Err(EndpointError::Listen {
+                        address,
+                        port,
+                        source,
+                    }));
+                    return;
+                }
+            };
+            let local = listener.local_addr().map_or(port, |a| a.port());
+            let _ = bound_tx.send(Ok(local));
+            metrics_http::serve(listener, control).await;
+        });
+        self.inner
+            .control
+            .send(Control::AddListener { task })
+            .map_err(|e| {
+                if let Control::AddListener { task } = e.0 {
+                    task.abort();
+                }
+                EndpointError::Closed
+            })?;
+        bound.await.map_err(|_| EndpointError::Closed)?
     }
 
     /// Waits until a peering with `peer` exists.

@@ -23,7 +23,7 @@ use super::{
 };
 use crate::data::json::JsonError;
 use crate::runtime::{
-    ClientClosed, ClientLink, Delivery, Endpoint, EndpointError, LocalClient, bind,
+    ClientClosed, ClientLink, Delivery, Endpoint, EndpointError, LocalClient, Transport, bind,
 };
 use crate::tls::TlsConfig;
 
@@ -69,26 +69,34 @@ impl Endpoint {
         settings: ServerOptions,
     ) -> Result<WebSocketServer, EndpointError> {
         let retry = self.options().default_listen_retry;
-        let listener = loop {
-            match bind(address, port).await {
-                Ok(listener) => break listener,
-                Err(e) if retry.is_zero() || e.kind() != std::io::ErrorKind::AddrInUse => {
-                    return Err(EndpointError::Listen {
-                        address: address.to_owned(),
-                        port,
-                        source: e,
-                    });
-                }
-                Err(e) => {
-                    tracing::warn!(
-                        "cannot listen for WebSocket clients on {address}:{port} ({e}); retrying in {retry:?}"
-                    );
-                    tokio::time::sleep(retry).await;
+        let (link, tls, runtime) = self.gateway_parts();
+        // Bound on the endpoint's runtime, whose reactor then drives the
+        // listener, whatever runtime the caller is on (a listener bound on
+        // the caller's runtime would stop accepting while that runtime is
+        // blocked or gone).
+        let host = address.to_owned();
+        let binding = runtime.spawn(async move {
+            loop {
+                match bind(&host, port).await {
+                    Ok(listener) => return Ok(listener),
+                    Err(e) if retry.is_zero() || e.kind() != std::io::ErrorKind::AddrInUse => {
+                        return Err(EndpointError::Listen {
+                            address: host,
+                            port,
+                            source: e,
+                        });
+                    }
+                    Err(e) => {
+                        tracing::warn!(
+                            "cannot listen for WebSocket clients on {host}:{port} ({e}); retrying in {retry:?}"
+                        );
+                        tokio::time::sleep(retry).await;
+                    }
                 }
             }
-        };
+        });
+        let listener = binding.await.map_err(|_| EndpointError::Closed)??;
         let bound = listener.local_addr().map(|a| a.port()).unwrap_or(port);
-        let (link, tls, runtime) = self.gateway_parts();
         let (attached, attached_rx) = watch::channel(0);
         let server = Arc::new(Server {
             link: link.clone(),
@@ -268,6 +276,7 @@ where
     };
     let attached = tokio::select! {
         client = server.link.attach(
+            Transport::WebSocket,
             prefixes,
             settings.queue_size,
             settings.queue_bytes,

@@ -16,7 +16,7 @@ use crate::data::{EnumValue, Timestamp};
 use crate::logs::format::encode_value;
 use crate::logs::writer::{LogTaps, TapMessage};
 use crate::proto::OverflowPolicy;
-use crate::runtime::{Endpoint, EndpointInfo, ErrorEvent, LocalClient, NetworkInfo};
+use crate::runtime::{Endpoint, EndpointInfo, ErrorEvent, LocalClient, NetworkInfo, Transport};
 use crate::status::ErrorCode;
 use crate::topic::Topic;
 use crate::zeek::{Batch, LogCreate, LogWrite, Message, WriterInfo};
@@ -133,7 +133,13 @@ impl Endpoint {
         let server_keys = options.curve.as_ref().map(CurveKeys::server).transpose()?;
         let (link, _, runtime) = self.gateway_parts();
         let client = link
-            .attach(Vec::new(), 1, usize::MAX, OverflowPolicy::DropNewest)
+            .attach(
+                Transport::ZeroMq,
+                Vec::new(),
+                1,
+                usize::MAX,
+                OverflowPolicy::DropNewest,
+            )
             .await?;
         let (waker, wake_fd) = wake_pair()?;
         let stop = Stop::new(Some(Arc::new(waker)));

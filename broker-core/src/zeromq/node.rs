@@ -14,7 +14,9 @@ use super::sys::{Stop, WakeFd, Waker, recv_bounded, set_int_option, wake_pair};
 use super::wire::{EventFormat, EventMessage, Subscription, WireError, encode_event};
 use super::{Limits, ZmqError, default_node_id};
 use crate::data::Data;
-use crate::runtime::{Endpoint, EndpointInfo, ErrorEvent, LocalClient, NetworkInfo, WeakEndpoint};
+use crate::runtime::{
+    Endpoint, EndpointInfo, ErrorEvent, LocalClient, NetworkInfo, Transport, WeakEndpoint,
+};
 use crate::status::ErrorCode;
 use crate::topic::Topic;
 use crate::zeek::Message;
@@ -339,6 +341,7 @@ impl Endpoint {
         let own = self.options();
         let client = link
             .attach(
+                Transport::ZeroMq,
                 Vec::new(),
                 own.peer_buffer_size,
                 own.peer_buffer_bytes,

@@ -917,7 +917,27 @@ fn the_queue_is_also_bounded_in_bytes() {
         let stats = net.nodes[0].stats(a).unwrap();
         assert_eq!(stats.queued, 3, "{policy:?}");
         assert_eq!(stats.overflows, 7, "{policy:?}");
+        assert!(stats.queued_bytes >= 3000, "{policy:?}: {stats:?}");
+        // Seven messages lost either way: the seven newest, or seven of the
+        // oldest to make room; three queued copies of data were counted.
+        let counters = *net.nodes[0].counters();
+        assert_eq!(counters.dropped, 7, "{policy:?}");
+        let sent_data = counters.sent.data;
         net.drive();
+        assert_eq!(
+            net.nodes[1].counters().received.data,
+            3,
+            "{policy:?}: received"
+        );
+        assert_eq!(
+            sent_data,
+            10 - if policy == OverflowPolicy::DropNewest {
+                7
+            } else {
+                0
+            },
+            "{policy:?}"
+        );
         let got: Vec<Data> = net.received[1].iter().map(|(_, d)| d.clone()).collect();
         let expected: Vec<Data> = match policy {
             OverflowPolicy::DropOldest => (7..10).map(big).collect(),

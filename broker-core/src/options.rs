@@ -139,6 +139,15 @@ pub struct Options {
     /// option; see `docs/performance.md`. Takes effect on a current-thread
     /// runtime or with `max_threads: 1`.
     pub busy_poll: Duration,
+    /// Serve the endpoint's metrics at `http://metrics_address:port/metrics`
+    /// from the start (Zeek's `Telemetry::metrics_port`; `None`, the
+    /// default: not served; port 0: the OS picks, see
+    /// [`Endpoint::metrics_port`](crate::runtime::Endpoint::metrics_port)).
+    /// Not a Broker option. See `docs/operations.md`.
+    pub metrics_port: Option<u16>,
+    /// The address `metrics_port` is served on (`127.0.0.1`: this host only;
+    /// `""`: all interfaces).
+    pub metrics_address: String,
 }
 
 /// What an endpoint's TLS speaks in the default, unauthenticated mode (no
@@ -203,6 +212,8 @@ impl Default for Options {
             endpoint_id: None,
             max_protocol_version: crate::proto::wire::PROTOCOL_VERSION_2,
             busy_poll: Duration::ZERO,
+            metrics_port: None,
+            metrics_address: "127.0.0.1".into(),
         }
     }
 }

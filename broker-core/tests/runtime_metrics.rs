@@ -364,3 +364,24 @@ fn the_http_endpoint_outlives_the_runtime_that_opened_it() {
     let (status, _) = client.block_on(http(port, "GET /metrics HTTP/1.1\r\n\r\n"));
     assert_eq!(status, "HTTP/1.1 200 OK");
 }
+
+#[tokio::test]
+async fn the_metrics_option_serves_from_the_start() {
+    let endpoint = Endpoint::new(Options {
+        metrics_port: Some(0),
+        ..options()
+    })
+    .unwrap();
+    let port = endpoint.metrics_port().expect("served");
+    let (status, body) = http(port, "GET /metrics HTTP/1.1\r\n\r\n").await;
+    assert_eq!(status, "HTTP/1.1 200 OK");
+    assert!(body.contains("broker_connections 0\n"), "{body}");
+    assert_eq!(Endpoint::new(options()).unwrap().metrics_port(), None);
+    // A port in use fails at once, naming it.
+    let err = Endpoint::new(Options {
+        metrics_port: Some(port),
+        ..options()
+    })
+    .expect_err("the port is taken");
+    assert!(err.to_string().contains(&port.to_string()), "{err}");
+}

@@ -194,6 +194,8 @@ struct Inner {
     handle: tokio::runtime::Handle,
     runtime: Option<tokio::runtime::Runtime>,
     tls: Option<Arc<TlsConfig>>,
+    /// The port `Options::metrics_port` was served on.
+    metrics_port: Option<u16>,
     /// State of the layers above the runtime (the typed layer's dispatcher),
     /// one value per type.
     extensions: std::sync::Mutex<Vec<Arc<dyn std::any::Any + Send + Sync>>>,
@@ -206,6 +208,29 @@ impl Drop for Inner {
             rt.shutdown_background();
         }
     }
+}
+
+/// Binds `address:port` now (blocking briefly), registered with `handle`'s
+/// runtime. An empty address means all interfaces.
+fn bind_now(
+    address: &str,
+    port: u16,
+    handle: &tokio::runtime::Handle,
+) -> Result<tokio::net::TcpListener, EndpointError> {
+    let listen_error = |source| EndpointError::Listen {
+        address: address.to_owned(),
+        port,
+        source,
+    };
+    let host = if address.is_empty() {
+        "0.0.0.0"
+    } else {
+        address
+    };
+    let listener = std::net::TcpListener::bind((host, port)).map_err(listen_error)?;
+    listener.set_nonblocking(true).map_err(listen_error)?;
+    let _runtime = handle.enter();
+    tokio::net::TcpListener::from_std(listener).map_err(listen_error)
 }
 
 /// A handle to an [`Endpoint`] that does not keep it alive.
@@ -311,8 +336,26 @@ impl Endpoint {
                 }
             );
         }
+        // Bound before anything starts, so that a busy port fails here.
+        let metrics = match options.metrics_port {
+            Some(port) => match bind_now(&options.metrics_address, port, &handle) {
+                Ok(listener) => Some(listener),
+                Err(e) => {
+                    // Dropping a runtime blocks, which panics in async code.
+                    if let Some(runtime) = runtime {
+                        runtime.shutdown_background();
+                    }
+                    return Err(e);
+                }
+            },
+            None => None,
+        };
+        let metrics_port = metrics
+            .as_ref()
+            .and_then(|l| l.local_addr().ok())
+            .map(|a| a.port());
         let (control, publish) = driver::spawn(&handle, id, options.clone(), tls.clone());
-        Ok(Endpoint {
+        let endpoint = Endpoint {
             inner: Arc::new(Inner {
                 id,
                 options,
@@ -321,9 +364,20 @@ impl Endpoint {
                 handle,
                 runtime,
                 tls,
+                metrics_port,
                 extensions: std::sync::Mutex::default(),
             }),
-        })
+        };
+        if let Some(listener) = metrics {
+            endpoint.spawn_metrics_server(listener)?;
+        }
+        Ok(endpoint)
+    }
+
+    /// The port of the metrics endpoint that [`Options::metrics_port`]
+    /// asked for; `None` when the option is not set.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.inner.metrics_port
     }
 
     /// The tokio runtime the endpoint's tasks run on.
@@ -543,25 +597,33 @@ impl Endpoint {
     pub async fn serve_metrics(&self, address: &str, port: u16) -> Result<u16, EndpointError> {
         // Bound on the endpoint's runtime, whose reactor then drives the
         // listener, whatever runtime the caller is on.
-        let (bound_tx, bound) = oneshot::channel();
-        let address = address.to_owned();
-        let control = self.inner.control.clone();
-        let task = self.inner.handle.spawn(async move {
-            let listener = match io::bind(&address, port).await {
-                Ok(listener) => listener,
-                Err(source) => {
-                    let _ = bound_tx.send(Err(EndpointError::Listen {
-                        address,
+        let host = address.to_owned();
+        let listener = self
+            .inner
+            .handle
+            .spawn(async move {
+                io::bind(&host, port)
+                    .await
+                    .map_err(|source| EndpointError::Listen {
+                        address: host,
                         port,
                         source,
-                    }));
-                    return;
-                }
-            };
-            let local = listener.local_addr().map_or(port, |a| a.port());
-            let _ = bound_tx.send(Ok(local));
-            metrics_http::serve(listener, control).await;
-        });
+                    })
+            })
+            .await
+            .map_err(|_| EndpointError::Closed)??;
+        let bound = listener.local_addr().map_or(port, |a| a.port());
+        self.spawn_metrics_server(listener)?;
+        Ok(bound)
+    }
+
+    /// Serves the metrics on `listener` until the endpoint shuts down.
+    fn spawn_metrics_server(&self, listener: tokio::net::TcpListener) -> Result<(), EndpointError> {
+        let control = self.inner.control.clone();
+        let task = self
+            .inner
+            .handle
+            .spawn(metrics_http::serve(listener, control));
         self.inner
             .control
             .send(Control::AddListener { task })
@@ -570,8 +632,7 @@ impl Endpoint {
                     task.abort();
                 }
                 EndpointError::Closed
-            })?;
-        bound.await.map_err(|_| EndpointError::Closed)?
+            })
     }
 
     /// Waits until a peering with `peer` exists.

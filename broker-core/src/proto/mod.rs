@@ -14,12 +14,14 @@ mod dedup;
 pub mod filter;
 pub mod handshake;
 mod id;
+mod queue;
 mod routes;
+mod types;
 pub mod wire;
 
 pub use self::core::{
     ByType, CloseReason, Config, ConnectionId, Core, Counters, Direction, Event, OverflowPolicy,
     PeerStats, SubscriberId,
 };
-pub(crate) use self::core::{DEFAULT_MAX_INPUT_BUFFER, DEFAULT_PEER_BUFFER_BYTES};
+pub(crate) use self::types::{DEFAULT_MAX_INPUT_BUFFER, DEFAULT_PEER_BUFFER_BYTES};
 pub use id::{EndpointId, EndpointIdParseError};

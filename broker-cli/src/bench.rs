@@ -112,6 +112,13 @@ pub(crate) struct ServeArgs {
     /// Serve the endpoint's metrics at http://[ADDR:]PORT/metrics.
     #[arg(long, value_name = "[ADDR:]PORT", value_parser = parse_listen)]
     metrics: Option<ListenAddr>,
+    /// The floor: no endpoint, only count raw frames and echo pings (for
+    /// `send --raw` and `ping --raw`).
+    #[arg(long, conflicts_with_all = ["zeromq_connect", "metrics"])]
+    raw: bool,
+    /// With --raw: blocking sockets and a thread per connection.
+    #[arg(long, requires = "raw")]
+    blocking: bool,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -151,6 +158,9 @@ pub(crate) struct SendArgs {
     /// Stop sending after S seconds.
     #[arg(long, value_name = "S")]
     seconds: Option<f64>,
+    /// The floor: write the same frames, encoded once, to a `serve --raw`.
+    #[arg(long, conflicts_with = "zeromq_connect")]
+    raw: bool,
 }
 
 #[derive(Args, Debug)]
@@ -167,6 +177,12 @@ pub(crate) struct PingArgs {
     /// Round trips.
     #[arg(long, value_name = "N", default_value_t = 1000)]
     count: u64,
+    /// The floor: echo a raw frame with a `serve --raw` (tokio sockets).
+    #[arg(long, conflicts_with = "zeromq_connect")]
+    raw: bool,
+    /// With --raw: blocking sockets, no runtime at all.
+    #[arg(long, requires = "raw")]
+    blocking: bool,
 }
 
 pub(crate) async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
@@ -188,7 +204,45 @@ fn event_args(data: &Data) -> Option<Vec<Data>> {
     }
 }
 
+/// Writes `text` to the ready file atomically, if one was asked for.
+fn write_ready(path: Option<&PathBuf>, text: &str) -> anyhow::Result<()> {
+    if let Some(path) = path {
+        let tmp = path.with_extension("tmp");
+        std::fs::write(&tmp, text)?;
+        std::fs::rename(&tmp, path)?;
+    }
+    Ok(())
+}
+
+/// `serve --raw`: the floor's server.
+async fn serve_raw(args: ServeArgs) -> anyhow::Result<()> {
+    let listen = args.listen.context("--raw needs --listen")?;
+    let host = if listen.address.is_empty() {
+        "0.0.0.0"
+    } else {
+        listen.address.as_str()
+    };
+    if args.blocking {
+        let listener = std::net::TcpListener::bind((host, listen.port))?;
+        write_ready(
+            args.ready_file.as_ref(),
+            &format!("{}\n", listener.local_addr()?.port()),
+        )?;
+        return tokio::task::spawn_blocking(move || crate::bench_raw::serve_blocking(listener))
+            .await?;
+    }
+    let listener = tokio::net::TcpListener::bind((host, listen.port)).await?;
+    write_ready(
+        args.ready_file.as_ref(),
+        &format!("{}\n", listener.local_addr()?.port()),
+    )?;
+    crate::bench_raw::serve(listener).await
+}
+
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    if args.raw {
+        return serve_raw(args).await;
+    }
     let options = args.conn.options()?;
     let ep = Endpoint::new_in(options, tokio::runtime::Handle::current())?;
     let mut sub = ep
@@ -208,11 +262,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         let metrics_port = ep.serve_metrics(&metrics.address, metrics.port).await?;
         ready.push_str(&format!("{metrics_port}\n"));
     }
-    if let Some(path) = &args.ready_file {
-        let tmp = path.with_extension("tmp");
-        std::fs::write(&tmp, ready)?;
-        std::fs::rename(&tmp, path)?;
-    }
+    write_ready(args.ready_file.as_ref(), &ready)?;
     let mut received: u64 = 0;
     while let Some(msg) = sub.recv().await {
         let topic = msg.topic.as_str();
@@ -281,6 +331,22 @@ async fn connect(
 }
 
 async fn send(args: SendArgs) -> anyhow::Result<()> {
+    if args.raw {
+        let peer = args.peer.as_ref().context("--raw needs --peer")?;
+        let limit = args.events.unwrap_or(if args.seconds.is_some() {
+            u64::MAX
+        } else {
+            1_000_000
+        });
+        return crate::bench_raw::send(
+            &peer.host,
+            peer.port,
+            Payload::from(args.payload),
+            limit,
+            args.seconds,
+        )
+        .await;
+    }
     let (ep, mut acks, node) = connect(
         &args.conn,
         args.peer.as_ref(),
@@ -377,6 +443,20 @@ async fn sync(ep: &Endpoint, acks: &mut Subscriber, wait: Duration) -> anyhow::R
 }
 
 async fn ping(args: PingArgs) -> anyhow::Result<()> {
+    if args.raw {
+        let peer = args.peer.clone().context("--raw needs --peer")?;
+        let count = args.count;
+        let rtts = if args.blocking {
+            tokio::task::spawn_blocking(move || {
+                crate::bench_raw::ping_blocking(&peer.host, peer.port, count)
+            })
+            .await??
+        } else {
+            crate::bench_raw::ping(&peer.host, peer.port, count).await?
+        };
+        print_rtts(rtts);
+        return Ok(());
+    }
     let (ep, mut pongs, node) = connect(
         &args.conn,
         args.peer.as_ref(),
@@ -423,6 +503,13 @@ async fn ping(args: PingArgs) -> anyhow::Result<()> {
         }
         rtts.push(start.elapsed());
     }
+    print_rtts(rtts);
+    ep.shutdown().await?;
+    Ok(())
+}
+
+/// Prints the ping's JSON line: count, p50, p99 and max in microseconds.
+fn print_rtts(mut rtts: Vec<Duration>) {
     rtts.sort();
     let pct = |p: f64| -> f64 {
         if rtts.is_empty() {
@@ -440,8 +527,6 @@ async fn ping(args: PingArgs) -> anyhow::Result<()> {
             "max_us": pct(1.0),
         })
     );
-    ep.shutdown().await?;
-    Ok(())
 }
 
 /// The proxy benchmark: raw sockets on plain threads, no endpoint.

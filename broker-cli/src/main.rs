@@ -6,6 +6,7 @@
 
 mod args;
 mod bench;
+mod bench_raw;
 mod node;
 mod record;
 mod schema;

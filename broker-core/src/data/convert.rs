@@ -65,6 +65,24 @@ pub trait ToData {
         self.to_data()
     }
 
+    /// Appends the value's bin v1 encoding to `out`: the conversion, then
+    /// the encoding, by default; `Data` encodes directly, without a copy.
+    #[doc(hidden)]
+    fn encode_bin(&self, out: &mut Vec<u8>) {
+        super::bin::encode_into(&self.to_data(), out);
+    }
+
+    /// Like [`ToData::encode_bin`], consuming the value: what publishing
+    /// uses, so that an owned value converts without copies and a borrowed
+    /// `Data` encodes without one.
+    #[doc(hidden)]
+    fn into_bin(self, out: &mut Vec<u8>)
+    where
+        Self: Sized,
+    {
+        super::bin::encode_into(&self.into_data(), out);
+    }
+
     /// How a slice of this type converts: a vector by default. `u8`
     /// overrides it so that `Vec<u8>` and `&[u8]` become byte strings.
     #[doc(hidden)]
@@ -256,6 +274,10 @@ impl ToData for Data {
     fn into_data(self) -> Data {
         self
     }
+
+    fn encode_bin(&self, out: &mut Vec<u8>) {
+        super::bin::encode_into(self, out);
+    }
 }
 
 impl FromData for Data {
@@ -267,6 +289,14 @@ impl FromData for Data {
 impl<T: ToData + ?Sized> ToData for &T {
     fn to_data(&self) -> Data {
         (**self).to_data()
+    }
+
+    fn encode_bin(&self, out: &mut Vec<u8>) {
+        (**self).encode_bin(out);
+    }
+
+    fn into_bin(self, out: &mut Vec<u8>) {
+        (*self).encode_bin(out);
     }
 }
 
@@ -745,6 +775,23 @@ mod tests {
     fn round_trip<T: ToData + FromData + PartialEq + fmt::Debug>(value: T) {
         let data = value.to_data();
         assert_eq!(T::from_data(&data).unwrap(), value);
+    }
+
+    #[test]
+    fn encoding_for_publishing_matches_the_encoder_however_passed() {
+        let data = Data::Vector(vec![Data::Count(42), Data::from("test")]);
+        let expected = crate::data::bin::encode(&data);
+        let bin = |f: &dyn Fn(&mut Vec<u8>)| {
+            let mut out = Vec::new();
+            f(&mut out);
+            out
+        };
+        assert_eq!(bin(&|out| data.clone().into_bin(out)), expected);
+        assert_eq!(bin(&|out| (&data).into_bin(out)), expected);
+        assert_eq!(bin(&|out| data.encode_bin(out)), expected);
+        let typed = (42u64, "test".to_owned());
+        assert_eq!(bin(&|out| typed.clone().into_bin(out)), expected);
+        assert_eq!(bin(&|out| (&typed).into_bin(out)), expected);
     }
 
     #[test]

@@ -93,6 +93,8 @@ pub struct Core {
     draining: HashMap<ConnectionId, Outbound>,
     /// Reused for the list of connections a message goes to.
     scratch: Vec<ConnectionId>,
+    /// Reused for the frames of a message.
+    frame_scratch: Vec<u8>,
     counters: Counters,
 }
 
@@ -110,6 +112,7 @@ impl Core {
             bye_counter: 0,
             draining: HashMap::default(),
             scratch: Vec::new(),
+            frame_scratch: Vec::new(),
             counters: Counters::default(),
         }
     }
@@ -179,7 +182,7 @@ impl Core {
     pub fn stats(&self, conn: ConnectionId) -> Option<PeerStats> {
         self.conns.get(&conn).map(|c| PeerStats {
             queued: c.outbound.len(),
-            queued_bytes: c.outbound.bytes,
+            queued_bytes: c.outbound.bytes(),
             ..c.stats
         })
     }
@@ -549,7 +552,7 @@ impl Core {
             return false;
         };
         let frame = control_frame(id, p.remote, EnvelopeType::Ping, p.version, &token);
-        c.outbound.push(frame);
+        c.outbound.push(&frame);
         self.counters.sent.add(EnvelopeType::Ping);
         p.bye = Some(token);
         c.deadline = Some(now + timeout);
@@ -583,35 +586,41 @@ impl Core {
         self.events.pop_front()
     }
 
-    /// Moves queued frames of `conn` into `out`, up to about `max_bytes`
-    /// (at least one frame). Returns the number of frames moved.
+    /// Takes queued frames of `conn` as one chunk of about `max_bytes` (at
+    /// least one frame), without copying them, with the number of frames.
+    pub fn poll_transmit_chunk(
+        &mut self,
+        conn: ConnectionId,
+        max_bytes: usize,
+    ) -> Option<(Bytes, usize)> {
+        self.sync_filter();
+        let queue = match self.conns.get_mut(&conn) {
+            Some(c) => &mut c.outbound,
+            None => self.draining.get_mut(&conn)?,
+        };
+        let chunk = queue.take(max_bytes);
+        if queue.is_empty() {
+            self.draining.remove(&conn);
+        }
+        chunk
+    }
+
+    /// Like [`Core::poll_transmit_chunk`], appending the frames to `out`.
+    /// Returns the number of frames moved.
     pub fn poll_transmit(
         &mut self,
         conn: ConnectionId,
         out: &mut Vec<u8>,
         max_bytes: usize,
     ) -> usize {
-        self.sync_filter();
-        let queue = match self.conns.get_mut(&conn) {
-            Some(c) => &mut c.outbound,
-            None => match self.draining.get_mut(&conn) {
-                Some(q) => q,
-                None => return 0,
-            },
-        };
-        let mut n = 0;
-        while let Some(frame) = queue.front() {
-            if n > 0 && out.len() + frame.len() > max_bytes {
-                break;
+        let room = max_bytes.saturating_sub(out.len());
+        match self.poll_transmit_chunk(conn, room) {
+            Some((chunk, frames)) => {
+                out.extend_from_slice(&chunk);
+                frames
             }
-            out.extend_from_slice(frame);
-            queue.pop();
-            n += 1;
+            None => 0,
         }
-        if queue.is_empty() {
-            self.draining.remove(&conn);
-        }
-        n
     }
 
     /// Whether `conn` has bytes to send.
@@ -957,7 +966,11 @@ impl Core {
     /// Queues one message for several connections, encoding each protocol
     /// version once and sharing the bytes.
     fn send_to(&mut self, targets: &[ConnectionId], header: EnvelopeHeader<'_>, payload: &[u8]) {
-        let mut encoded: [Option<Bytes>; 2] = [None, None];
+        // Each protocol version's frame, encoded once into a reused buffer
+        // and copied into each peer's queue.
+        let mut encoded = std::mem::take(&mut self.frame_scratch);
+        let mut spans: [Option<std::ops::Range<usize>>; 2] = [None, None];
+        encoded.clear();
         let mut overflowed = Vec::new();
         for &conn in targets {
             let Some(c) = self.conns.get_mut(&conn) else {
@@ -968,13 +981,14 @@ impl Core {
                 _ => continue,
             };
             let slot = usize::from(version >= PROTOCOL_VERSION_2);
-            let frame = encoded[slot]
+            let span = spans[slot]
                 .get_or_insert_with(|| {
-                    let mut out = Vec::new();
-                    wire::encode_envelope_frame(&mut out, header, version, payload);
-                    Bytes::from(out)
+                    let start = encoded.len();
+                    wire::encode_envelope_frame(&mut encoded, header, version, payload);
+                    start..encoded.len()
                 })
                 .clone();
+            let frame = &encoded[span];
             if c.outbound.is_full(&self.config) {
                 c.stats.overflows += 1;
                 match self.config.overflow_policy {
@@ -983,7 +997,7 @@ impl Core {
                         continue;
                     }
                     OverflowPolicy::DropOldest => {
-                        while c.outbound.is_full(&self.config) && c.outbound.pop().is_some() {
+                        while c.outbound.is_full(&self.config) && c.outbound.pop() {
                             self.counters.dropped += 1;
                         }
                     }
@@ -997,6 +1011,7 @@ impl Core {
             c.outbound.push(frame);
             self.counters.sent.add(header.kind);
         }
+        self.frame_scratch = encoded;
         for conn in overflowed {
             self.close(conn, CloseReason::Overflow);
         }
@@ -1025,7 +1040,7 @@ impl Core {
             version,
             &ping.payload,
         );
-        c.outbound.push(Bytes::from(frame));
+        c.outbound.push(&frame);
         self.counters.sent.add(EnvelopeType::Pong);
     }
 
@@ -1164,7 +1179,7 @@ impl Core {
             p.version,
             &payload,
         );
-        c.outbound.push(frame);
+        c.outbound.push(&frame);
         self.counters.sent.add(EnvelopeType::RoutingUpdate);
     }
 }
@@ -1204,7 +1219,7 @@ fn push_handshake(c: &mut Connection, msg: &HandshakeMessage) {
     }
     let mut frame = Vec::new();
     msg.encode_frame(&mut frame);
-    c.outbound.push(Bytes::from(frame));
+    c.outbound.push(&frame);
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 
 use super::EndpointError;
+use super::batch;
 use super::control::{Control, Publish};
 use super::delivery::{ClientClosed, ClientQueue, Delivery};
 use super::metrics::Transport;
@@ -25,7 +26,7 @@ use crate::topic::Topic;
 #[derive(Clone)]
 pub(crate) struct ClientLink {
     pub(super) control: mpsc::UnboundedSender<Control>,
-    pub(super) publish: mpsc::Sender<Publish>,
+    pub(super) publish: batch::Sender<Publish>,
 }
 
 impl ClientLink {

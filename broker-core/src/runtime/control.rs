@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 
+use super::batch;
 use super::delivery::ClientQueue;
 use super::metrics::{Metrics, Transport};
 use super::{EndpointError, ErrorEvent, Message, PeerInfo, StatusEvent};
@@ -44,7 +45,7 @@ pub(crate) enum Control {
     },
     Subscribe {
         prefixes: Vec<Topic>,
-        tx: mpsc::Sender<Message>,
+        tx: batch::Sender<Message>,
         reply: oneshot::Sender<SubscriberId>,
     },
     AddTopic {

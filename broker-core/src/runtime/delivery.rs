@@ -17,9 +17,9 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use bytes::Bytes;
-use tokio::sync::Notify;
-use tokio::sync::mpsc::{self, OwnedPermit};
+use tokio::sync::{Notify, mpsc};
 
+use super::batch::{self, TrySendError};
 use super::metrics::{ClientTraffic, Transport};
 use super::{ErrorEvent, Message, Status, StatusEvent};
 use crate::data::{Data, json};
@@ -52,7 +52,7 @@ fn traffic_slot(transport: Transport) -> Option<usize> {
 }
 
 struct Subscriber {
-    tx: mpsc::Sender<Message>,
+    tx: batch::Sender<Message>,
     prefixes: Vec<Topic>,
 }
 
@@ -60,7 +60,7 @@ impl Local {
     /// Adds a subscriber with its channel; returns its id.
     pub(super) fn add_subscriber(
         &mut self,
-        tx: mpsc::Sender<Message>,
+        tx: batch::Sender<Message>,
         prefixes: Vec<Topic>,
     ) -> SubscriberId {
         let sub = self.next_id();
@@ -140,20 +140,16 @@ impl Local {
         !self.pending.is_empty()
     }
 
-    /// The subscriber the first waiting delivery is for, with its channel.
-    pub(super) fn blocked(&self) -> Option<(SubscriberId, mpsc::Sender<Message>)> {
+    /// The channel of the subscriber the first waiting delivery is for.
+    pub(super) fn blocked(&self) -> Option<batch::Sender<Message>> {
         let (sub, _) = self.pending.front()?;
         let s = self.subscribers.get(sub)?;
-        Some((*sub, s.tx.clone()))
+        Some(s.tx.clone())
     }
 
-    /// Room was made in the blocked subscriber's channel: sends the first
-    /// waiting delivery, then as many more as fit. Returns the subscribers
-    /// found gone.
-    pub(super) fn unblock(&mut self, permit: OwnedPermit<Message>) -> Vec<SubscriberId> {
-        if let Some((_, msg)) = self.pending.pop_front() {
-            permit.send(msg);
-        }
+    /// The blocked subscriber has room (or is gone): sends the waiting
+    /// deliveries that fit. Returns the subscribers found gone.
+    pub(super) fn unblock(&mut self) -> Vec<SubscriberId> {
         self.drain_pending()
     }
 
@@ -226,8 +222,8 @@ impl Local {
             };
             match s.tx.try_send(msg) {
                 Ok(()) => {}
-                Err(mpsc::error::TrySendError::Full(msg)) => self.pending.push_back((sub, msg)),
-                Err(mpsc::error::TrySendError::Closed(_)) => gone.push(sub),
+                Err(TrySendError::Full(msg)) => self.pending.push_back((sub, msg)),
+                Err(TrySendError::Closed(_)) => gone.push(sub),
             }
         }
         gone
@@ -246,11 +242,11 @@ impl Local {
             };
             match s.tx.try_send(msg) {
                 Ok(()) => {}
-                Err(mpsc::error::TrySendError::Full(msg)) => {
+                Err(TrySendError::Full(msg)) => {
                     self.pending.push_front((sub, msg));
                     break;
                 }
-                Err(mpsc::error::TrySendError::Closed(_)) => gone.push(sub),
+                Err(TrySendError::Closed(_)) => gone.push(sub),
             }
         }
         gone

@@ -10,6 +10,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
+use super::batch;
 use super::control::{Control, Publish};
 use super::delivery::Local;
 use super::io::{self, ConnTasks, Input, IoEvent, PeerStream};
@@ -39,9 +40,9 @@ pub(crate) fn spawn(
     id: EndpointId,
     options: Options,
     tls: Option<Arc<TlsConfig>>,
-) -> (mpsc::UnboundedSender<Control>, mpsc::Sender<Publish>) {
+) -> (mpsc::UnboundedSender<Control>, batch::Sender<Publish>) {
     let (control_tx, control_rx) = mpsc::unbounded_channel();
-    let (publish_tx, publish_rx) = mpsc::channel(PUBLISH_QUEUE);
+    let (publish_tx, publish_rx) = batch::channel(PUBLISH_QUEUE);
     let (input_tx, input_rx) = mpsc::channel(INPUT_QUEUE);
     let (io_tx, io_rx) = mpsc::unbounded_channel();
     let mut config = Config::new(id);
@@ -147,7 +148,7 @@ impl Driver {
     async fn run(
         mut self,
         mut control: mpsc::UnboundedReceiver<Control>,
-        mut publish: mpsc::Receiver<Publish>,
+        mut publish: batch::Receiver<Publish>,
         mut input: mpsc::Receiver<Input>,
         mut io: mpsc::UnboundedReceiver<IoEvent>,
     ) {
@@ -156,14 +157,13 @@ impl Driver {
             let now = self.now();
             let publish_open = self.shutting_down.is_none() && self.core.can_publish(now);
             let reading = !self.local.is_blocked();
-            let blocked = self.local.blocked();
-            let blocked_sub = blocked.as_ref().map(|(_, tx)| tx.clone());
+            let blocked_sub = self.local.blocked();
             tokio::select! {
                 biased;
                 cmd = control.recv() => match cmd {
                     Some(Control::Shutdown { reply }) => {
                         // Messages published before the shutdown still go out.
-                        while let Ok(msg) = publish.try_recv() {
+                        while let Some(msg) = publish.try_recv() {
                             self.publish(msg);
                         }
                         self.flush_all();
@@ -173,18 +173,15 @@ impl Driver {
                     None => self.begin_shutdown(None),
                 },
                 Some(event) = io.recv() => self.handle_io(event),
-                permit = async { blocked_sub?.reserve_owned().await.ok() }, if blocked_sub.is_some() => {
-                    match permit {
-                        Some(permit) => {
-                            for sub in self.local.unblock(permit) {
-                                self.remove_subscriber(sub);
-                            }
-                        }
-                        None => {
-                            if let Some((sub, _)) = blocked {
-                                self.remove_subscriber(sub);
-                            }
-                        }
+                () = async {
+                    if let Some(tx) = &blocked_sub {
+                        tx.room().await;
+                    }
+                }, if blocked_sub.is_some() => {
+                    // Room, or the subscriber is gone: either way the
+                    // waiting deliveries move on.
+                    for sub in self.local.unblock() {
+                        self.remove_subscriber(sub);
                     }
                 }
                 Some(data) = input.recv(), if reading => {
@@ -210,8 +207,8 @@ impl Driver {
                             break;
                         }
                         match publish.try_recv() {
-                            Ok(msg) => self.publish(msg),
-                            Err(_) => break,
+                            Some(msg) => self.publish(msg),
+                            None => break,
                         }
                     }
                 }
@@ -882,8 +879,9 @@ impl Driver {
         if c.busy || !self.core.has_transmit(conn) {
             return;
         }
-        let mut chunk = Vec::with_capacity(WRITE_CHUNK.min(64 * 1024));
-        self.core.poll_transmit(conn, &mut chunk, WRITE_CHUNK);
+        let Some((chunk, _)) = self.core.poll_transmit_chunk(conn, WRITE_CHUNK) else {
+            return;
+        };
         let len = chunk.len() as u64;
         if c.tasks.writer.try_send(chunk).is_ok() {
             c.busy = true;
@@ -996,9 +994,7 @@ impl Driver {
             return;
         };
         // Hand the writer what is left (a drop_conn, say), then let it close.
-        let mut rest = Vec::new();
-        self.core.poll_transmit(conn, &mut rest, usize::MAX);
-        if !rest.is_empty() {
+        if let Some((rest, _)) = self.core.poll_transmit_chunk(conn, usize::MAX) {
             let _ = c.tasks.writer.try_send(rest);
         }
         let request = c.request;

@@ -67,7 +67,7 @@ pub(crate) struct Input {
 /// The driver's side of a connection's tasks.
 pub(crate) struct ConnTasks {
     /// Chunks to write; dropping it closes the write side after the last chunk.
-    pub(crate) writer: mpsc::Sender<Vec<u8>>,
+    pub(crate) writer: mpsc::Sender<Bytes>,
     reader: AbortHandle,
 }
 
@@ -89,7 +89,7 @@ where
     S: AsyncRead + AsyncWrite + Send + 'static,
 {
     let (mut rd, mut wr) = tokio::io::split(stream);
-    let (writer, mut chunks) = mpsc::channel::<Vec<u8>>(2);
+    let (writer, mut chunks) = mpsc::channel::<Bytes>(2);
     let reader = tokio::spawn(async move {
         let mut buf = BytesMut::with_capacity(READ_CHUNK);
         let mut tls_error = None;

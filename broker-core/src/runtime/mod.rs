@@ -27,6 +27,7 @@
 //! });
 //! ```
 
+mod batch;
 mod client;
 mod control;
 mod delivery;
@@ -49,7 +50,7 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 
-use crate::data::{Data, ToData, bin};
+use crate::data::{Data, ToData};
 use crate::options::{Options, OptionsError, UnauthenticatedTls};
 use crate::proto::{EndpointId, SubscriberId};
 use crate::status::{ErrorCode, PeerStatus, StatusCode};
@@ -190,7 +191,7 @@ struct Inner {
     id: EndpointId,
     options: Options,
     control: mpsc::UnboundedSender<Control>,
-    publish: mpsc::Sender<Publish>,
+    publish: batch::Sender<Publish>,
     handle: tokio::runtime::Handle,
     runtime: Option<tokio::runtime::Runtime>,
     tls: Option<Arc<TlsConfig>>,
@@ -231,6 +232,13 @@ fn bind_now(
     listener.set_nonblocking(true).map_err(listen_error)?;
     let _runtime = handle.enter();
     tokio::net::TcpListener::from_std(listener).map_err(listen_error)
+}
+
+/// The bin v1 encoding of a value to publish.
+fn encode(data: impl ToData) -> Vec<u8> {
+    let mut payload = Vec::new();
+    data.into_bin(&mut payload);
+    payload
 }
 
 /// A handle to an [`Endpoint`] that does not keep it alive.
@@ -656,7 +664,7 @@ impl Endpoint {
             .into_iter()
             .map(IntoTopic::into_topic)
             .collect::<Result<Vec<Topic>, _>>()?;
-        let (tx, rx) = mpsc::channel(self.inner.options.congestion_queue_size);
+        let (tx, rx) = batch::channel(self.inner.options.congestion_queue_size);
         let id = self
             .request(|reply| Control::Subscribe {
                 prefixes: prefixes.clone(),
@@ -713,7 +721,7 @@ impl Endpoint {
     ) -> Result<(), EndpointError> {
         let msg = Publish {
             topic: topic.into_topic()?,
-            payload: bin::encode(&data.into_data()),
+            payload: encode(data),
             source: None,
         };
         self.inner
@@ -732,12 +740,12 @@ impl Endpoint {
     ) -> Result<(), EndpointError> {
         let msg = Publish {
             topic: topic.into_topic()?,
-            payload: bin::encode(&data.into_data()),
+            payload: encode(data),
             source: None,
         };
         self.inner.publish.try_send(msg).map_err(|e| match e {
-            mpsc::error::TrySendError::Full(_) => EndpointError::WouldBlock,
-            mpsc::error::TrySendError::Closed(_) => EndpointError::Closed,
+            batch::TrySendError::Full(_) => EndpointError::WouldBlock,
+            batch::TrySendError::Closed(_) => EndpointError::Closed,
         })
     }
 
@@ -760,7 +768,7 @@ impl Endpoint {
 #[derive(Debug)]
 pub struct Subscriber {
     id: SubscriberId,
-    rx: mpsc::Receiver<Message>,
+    rx: batch::Receiver<Message>,
     prefixes: Vec<Topic>,
     control: mpsc::UnboundedSender<Control>,
 }
@@ -773,7 +781,7 @@ impl Subscriber {
 
     /// The next message if one is waiting.
     pub fn try_recv(&mut self) -> Option<Message> {
-        self.rx.try_recv().ok()
+        self.rx.try_recv()
     }
 
     /// The next message, blocking the thread (not for async code).

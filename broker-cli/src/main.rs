@@ -4,6 +4,11 @@
 //! `docs/cli.md`): 0 success, 1 runtime failure, 2 usage error; every failure
 //! is one line on stderr.
 
+/// mimalloc instead of the system allocator: decoding and dropping message
+/// values is mostly small allocations (see docs/performance.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod args;
 mod bench;
 mod bench_raw;

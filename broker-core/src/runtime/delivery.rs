@@ -13,7 +13,7 @@
 //! * Status subscribers get status and error events; a full one misses
 //!   events rather than holding anything up.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use bytes::Bytes;
@@ -25,6 +25,10 @@ use super::{ErrorEvent, Message, Status, StatusEvent};
 use crate::data::{Data, json};
 use crate::proto::{OverflowPolicy, SubscriberId};
 use crate::topic::Topic;
+
+/// Looked up once per delivery: a fast hash (ids are ours, not an
+/// attacker's).
+type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 
 /// The local receivers of an endpoint: subscribers, clients, status
 /// subscribers, and the deliveries waiting for a full subscriber.

@@ -1,7 +1,8 @@
 //! The driver task: owns the protocol core and connects it to sockets,
 //! timers, subscribers and the endpoint's handles.
 
-use std::collections::HashMap;
+/// Connection ids are ours (a counter): a fast hash.
+type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -63,8 +64,8 @@ pub(crate) fn spawn(
         tls,
         epoch: std::time::Instant::now(),
         base: Instant::now(),
-        conns: HashMap::new(),
-        requests: HashMap::new(),
+        conns: HashMap::default(),
+        requests: HashMap::default(),
         local: Local::default(),
         counters: DriverCounters::default(),
         peer_waiters: Vec::new(),

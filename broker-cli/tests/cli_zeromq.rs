@@ -59,8 +59,10 @@ fn wait_for(rx: &mpsc::Receiver<Value>, what: &str, want: impl Fn(&Value) -> boo
     panic!("no line: {what}");
 }
 
-fn proxy() -> (Proc, String, String) {
-    let ready = temp_path("zmq-proxy-ready");
+/// A CLI proxy with `flags`, and its XSUB and XPUB endpoints; `name` names
+/// its ready file (tests run in parallel).
+fn proxy_with(name: &str, flags: &[String]) -> (Proc, String, String) {
+    let ready = temp_path(&format!("{name}-ready"));
     let _ = std::fs::remove_file(&ready);
     let mut proc = Proc::spawn(
         broker()
@@ -71,6 +73,7 @@ fn proxy() -> (Proc, String, String) {
                 "--xpub",
                 "tcp://127.0.0.1:0",
             ])
+            .args(flags)
             .arg("--ready-file")
             .arg(&ready)
             .stdin(Stdio::null())
@@ -80,9 +83,13 @@ fn proxy() -> (Proc, String, String) {
     (proc, lines[0].clone(), lines[1].clone())
 }
 
+fn proxy(name: &str) -> (Proc, String, String) {
+    proxy_with(name, &[])
+}
+
 #[test]
 fn two_cli_nodes_exchange_events_through_a_cli_proxy() {
-    let (_proxy, xsub, xpub) = proxy();
+    let (_proxy, xsub, xpub) = proxy("two-nodes-proxy");
     let connect = format!("{xsub},{xpub}");
     let mut receiver = Proc::spawn(
         broker()
@@ -265,7 +272,7 @@ fn a_curve_proxy_with_mismatched_keys_refuses_to_start() {
 #[test]
 fn a_burst_of_stdin_lines_reaches_the_cluster_completely() {
     const N: usize = 20_000;
-    let (_proxy, xsub, xpub) = proxy();
+    let (_proxy, xsub, xpub) = proxy("burst-proxy");
     let connect = format!("{xsub},{xpub}");
     let mut receiver = Proc::spawn(
         broker()
@@ -336,29 +343,20 @@ fn key_pair() -> (String, String) {
 }
 
 /// A CLI proxy with CURVE on: the server key pair and the cluster's client
-/// public key.
-/// (Keys go as `--flag=KEY`: Z85 keys may start with `-`.)
+/// public key (as `--flag=KEY`: Z85 keys may start with `-`).
 fn curve_proxy(
     name: &str,
     server: &(String, String),
     client_public: &str,
 ) -> (Proc, String, String) {
-    let ready = temp_path(&format!("{name}-ready"));
-    let _ = std::fs::remove_file(&ready);
-    let mut proc = Proc::spawn(
-        broker()
-            .args(["zmq-proxy", "--xsub", "tcp://127.0.0.1:0"])
-            .args(["--xpub", "tcp://127.0.0.1:0"])
-            .arg(format!("--zeromq-curve-server-publickey={}", server.0))
-            .arg(format!("--zeromq-curve-server-secretkey={}", server.1))
-            .arg(format!("--zeromq-curve-client-publickey={client_public}"))
-            .arg("--ready-file")
-            .arg(&ready)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null()),
-    );
-    let lines = ready_lines(&mut proc, &ready, 2);
-    (proc, lines[0].clone(), lines[1].clone())
+    proxy_with(
+        name,
+        &[
+            format!("--zeromq-curve-server-publickey={}", server.0),
+            format!("--zeromq-curve-server-secretkey={}", server.1),
+            format!("--zeromq-curve-client-publickey={client_public}"),
+        ],
+    )
 }
 
 /// How soon `broker node` must give up on a failed handshake (it used to

@@ -426,7 +426,7 @@ impl Endpoint {
         }
         // Monitors first: events before their PAIRs connect are lost.
         let curve = client_keys.is_some();
-        let monitors = vec![
+        let monitors = [
             Monitor::attach(&ctx, &xpub, SocketKind::Xpub, curve)?,
             Monitor::attach(&ctx, &xsub, SocketKind::Xsub, curve)?,
         ];
@@ -663,7 +663,7 @@ struct NodeIo {
     xpub: zmq::Socket,
     xsub: zmq::Socket,
     /// The XPUB's and the XSUB's monitors.
-    monitors: Vec<Monitor>,
+    monitors: [Monitor; 2],
     /// The first fatal handshake failure (read by `wait_ready`).
     failure: watch::Sender<Option<HandshakeFailure>>,
     wake: WakeFd,

@@ -14,7 +14,9 @@ use broker_core::status::StatusCode;
 use broker_core::topic::Topic;
 use broker_core::websocket::{ServerOptions, WebSocketServer};
 use broker_core::zeek::Event;
-use broker_core::zeromq::{ClusterEvent, Limits, LoggerOptions, NodeOptions, NodeType, ZmqNode};
+use broker_core::zeromq::{
+    ClusterEvent, HandshakeFailure, Limits, LoggerOptions, NodeOptions, NodeType, ZmqError, ZmqNode,
+};
 use clap::Args;
 use serde_json::{Value, json};
 use tokio::io::AsyncBufReadExt;
@@ -445,6 +447,9 @@ pub(crate) async fn run_node(args: NodeArgs) -> anyhow::Result<()> {
     let peers = Arc::new(PeerCount::default());
     let mut zmq_node = None;
     let mut cluster_events = None;
+    // A handshake with the proxy that failed for good: the node can never
+    // join, so it exits 1, as a Zeek node does.
+    let mut fatal: Option<HandshakeFailure> = None;
     if let (Some(proxy), Some(name)) = (&args.zeromq_connect, &args.zeromq_node) {
         let mut options = NodeOptions::new(&proxy.xsub, &proxy.xpub, name);
         options.limits = Limits::from_options(ep.options());
@@ -454,6 +459,8 @@ pub(crate) async fn run_node(args: NodeArgs) -> anyhow::Result<()> {
         }
         let node = ep.join_zeromq(options).await?;
         cluster_events = Some(node.cluster_events());
+        // One that came before the subscription.
+        fatal = node.handshake_failure();
         let (node, peers) = (Arc::new(node), peers.clone());
         zmq_node = Some(node.clone());
         // The cluster counts as a peer for stdin once the node is ready.
@@ -478,7 +485,8 @@ pub(crate) async fn run_node(args: NodeArgs) -> anyhow::Result<()> {
     let mut written = 0u64;
     let signal = shutdown_signal();
     tokio::pin!(signal);
-    loop {
+    let mut recent_errors = RecentErrors::default();
+    while fatal.is_none() {
         tokio::select! {
             // Biased: a status that is ready is printed before data that is
             // ready (statuses and data travel on separate channels).
@@ -490,6 +498,7 @@ pub(crate) async fn run_node(args: NodeArgs) -> anyhow::Result<()> {
                     if args.status {
                         print_line(&status_line(&event));
                     }
+                    recent_errors.note(&event);
                 }
                 None => break,
             },
@@ -515,7 +524,14 @@ pub(crate) async fn run_node(args: NodeArgs) -> anyhow::Result<()> {
             }
             event = async { cluster_events.as_mut()?.recv().await }, if cluster_events.is_some() => {
                 match event {
-                    Some(event) if args.status => print_line(&cluster_line(&event)),
+                    Some(ClusterEvent::HandshakeFailed(failure)) if failure.is_fatal() => {
+                        fatal = Some(failure);
+                    }
+                    Some(event) if args.status => {
+                        if let Some(line) = cluster_line(&event) {
+                            print_line(&line);
+                        }
+                    }
                     Some(_) => {}
                     None => cluster_events = None,
                 }
@@ -536,24 +552,62 @@ pub(crate) async fn run_node(args: NodeArgs) -> anyhow::Result<()> {
         }
     }
     stdin_task.abort();
+    if let Some(failure) = fatal.as_ref().filter(|_| args.status) {
+        // The failure's error event is reported before the cluster event:
+        // print it before leaving if it has not come yet.
+        let message = failure.to_string();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(1);
+        while !recent_errors.contains(&message) {
+            let Ok(Some(event)) = tokio::time::timeout_at(deadline, statuses.recv()).await else {
+                break;
+            };
+            print_line(&status_line(&event));
+            recent_errors.note(&event);
+        }
+    }
     ep.shutdown().await?;
     drop(zmq_node);
     drop(zmq_logger);
-    Ok(())
+    match fatal {
+        Some(failure) => Err(ZmqError::Handshake(failure).into()),
+        None => Ok(()),
+    }
+}
+
+/// The messages of the last few error events printed.
+#[derive(Default)]
+struct RecentErrors(std::collections::VecDeque<String>);
+
+impl RecentErrors {
+    fn note(&mut self, event: &StatusEvent) {
+        if let StatusEvent::Error(e) = event {
+            if self.0.len() == 8 {
+                self.0.pop_front();
+            }
+            self.0.push_back(e.message.clone());
+        }
+    }
+
+    fn contains(&self, message: &str) -> bool {
+        self.0.iter().any(|m| m == message)
+    }
 }
 
 /// A cluster event as a JSON line: `{"type":"zeromq","event":"node_up",...}`.
-fn cluster_line(event: &ClusterEvent) -> String {
-    match event {
+/// Failed handshakes have none: they come as error events
+/// (`{"type":"error","code":"peer_unavailable",...}`).
+fn cluster_line(event: &ClusterEvent) -> Option<String> {
+    let line = match event {
         ClusterEvent::NodeUp { name, id } => {
             json!({"type": "zeromq", "event": "node_up", "name": name, "id": id})
         }
         ClusterEvent::NodeDown { name, id } => {
             json!({"type": "zeromq", "event": "node_down", "name": name, "id": id})
         }
+        ClusterEvent::HandshakeFailed(_) => return None,
         _ => json!({"type": "zeromq", "event": "other"}),
-    }
-    .to_string()
+    };
+    Some(line.to_string())
 }
 
 /// A command-line argument as a Broker value.

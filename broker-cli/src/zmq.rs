@@ -49,20 +49,23 @@ pub(crate) fn parse_proxy_endpoints(s: &str) -> Result<ProxyEndpoints, String> {
 /// The CURVE keys, as Zeek takes them: four Z85 keys. Each flag takes the
 /// key itself or `@FILE` (a file holding it, which keeps secrets out of
 /// process listings); without flags, Zeek's
-/// `ZEEK_CLUSTER_BACKEND_ZEROMQ_CURVE_*` variables are read.
+/// `ZEEK_CLUSTER_BACKEND_ZEROMQ_CURVE_*` variables are read. Z85 has `@`
+/// and `-` among its characters: a 40-character value starting with `@`
+/// is a key unless a file of that name exists, and values may start with
+/// `-`.
 #[derive(Args, Debug, Clone, Default)]
 pub(crate) struct CurveArgs {
     /// CURVE: the cluster's server public key (Z85 or @FILE); nodes need it.
-    #[arg(long, value_name = "KEY")]
+    #[arg(long, value_name = "KEY", allow_hyphen_values = true)]
     zeromq_curve_server_publickey: Option<String>,
     /// CURVE: the server secret key (Z85 or @FILE); the proxy and loggers need it.
-    #[arg(long, value_name = "KEY")]
+    #[arg(long, value_name = "KEY", allow_hyphen_values = true)]
     zeromq_curve_server_secretkey: Option<String>,
     /// CURVE: the cluster's client public key (Z85 or @FILE); everyone needs it.
-    #[arg(long, value_name = "KEY")]
+    #[arg(long, value_name = "KEY", allow_hyphen_values = true)]
     zeromq_curve_client_publickey: Option<String>,
     /// CURVE: the client secret key (Z85 or @FILE); nodes need it.
-    #[arg(long, value_name = "KEY")]
+    #[arg(long, value_name = "KEY", allow_hyphen_values = true)]
     zeromq_curve_client_secretkey: Option<String>,
 }
 
@@ -91,7 +94,7 @@ impl CurveArgs {
                 let Some(value) = value else {
                     return Ok(None);
                 };
-                let text = match value.strip_prefix('@') {
+                let text = match key_file(value) {
                     Some(path) => std::fs::read_to_string(path)
                         .with_context(|| format!("cannot read the {name} from {path}"))?,
                     None => value.clone(),
@@ -107,6 +110,14 @@ impl CurveArgs {
         keys.client_secret = key("client secret key", &self.zeromq_curve_client_secretkey)?;
         Ok(Some(keys))
     }
+}
+
+/// The file a key flag names (`@FILE`), or `None` for a key given as is.
+fn key_file(value: &str) -> Option<&str> {
+    let path = value.strip_prefix('@')?;
+    // A Z85 key may start with `@` too.
+    let could_be_key = value.len() == 40 && CurveKey::from_z85("key", value).is_ok();
+    (!could_be_key || std::path::Path::new(path).exists()).then_some(path)
 }
 
 #[derive(Args, Debug)]
@@ -171,5 +182,45 @@ mod tests {
         assert!(parse_proxy_endpoints("tcp://127.0.0.1:5556").is_err());
         assert!(parse_proxy_endpoints(",x").is_err());
         assert!(parse_proxy_endpoints("a,b,c").is_err());
+    }
+
+    #[test]
+    fn a_key_flag_takes_a_key_that_starts_with_a_hyphen() {
+        #[derive(clap::Parser)]
+        struct Flags {
+            #[command(flatten)]
+            curve: CurveArgs,
+        }
+        let key = "-GTV)8F*N9N0K>y3[q<L8)hLf&w7wKMw/#A)KRGx";
+        let flags = <Flags as clap::Parser>::try_parse_from([
+            "broker",
+            "--zeromq-curve-client-secretkey",
+            key,
+        ])
+        .unwrap();
+        assert_eq!(
+            flags.curve.zeromq_curve_client_secretkey.as_deref(),
+            Some(key)
+        );
+    }
+
+    #[test]
+    fn a_key_that_starts_with_at_is_a_key_unless_such_a_file_exists() {
+        let key = "@GTV)8F*N9N0K>y3[q<L8)hLf&w7wKMw/#A)KRGx";
+        assert_eq!(key.len(), 40);
+        assert_eq!(key_file(key), None);
+        assert_eq!(
+            key_file("@/etc/keys/server.pk"),
+            Some("/etc/keys/server.pk")
+        );
+        // 40 characters of Z85 naming a file that exists: the file.
+        let path = format!("/tmp/broker-key-{:023}", std::process::id());
+        let value = format!("@{path}");
+        assert_eq!(value.len(), 40);
+        assert_eq!(key_file(&value), None);
+        std::fs::write(&path, "x").unwrap();
+        let found = key_file(&value).map(str::to_owned);
+        let _ = std::fs::remove_file(&path);
+        assert_eq!(found, Some(path));
     }
 }

@@ -59,8 +59,10 @@ fn wait_for(rx: &mpsc::Receiver<Value>, what: &str, want: impl Fn(&Value) -> boo
     panic!("no line: {what}");
 }
 
-fn proxy() -> (Proc, String, String) {
-    let ready = temp_path("zmq-proxy-ready");
+/// A CLI proxy with `flags`, and its XSUB and XPUB endpoints; `name` names
+/// its ready file (tests run in parallel).
+fn proxy_with(name: &str, flags: &[String]) -> (Proc, String, String) {
+    let ready = temp_path(&format!("{name}-ready"));
     let _ = std::fs::remove_file(&ready);
     let mut proc = Proc::spawn(
         broker()
@@ -71,6 +73,7 @@ fn proxy() -> (Proc, String, String) {
                 "--xpub",
                 "tcp://127.0.0.1:0",
             ])
+            .args(flags)
             .arg("--ready-file")
             .arg(&ready)
             .stdin(Stdio::null())
@@ -80,9 +83,13 @@ fn proxy() -> (Proc, String, String) {
     (proc, lines[0].clone(), lines[1].clone())
 }
 
+fn proxy(name: &str) -> (Proc, String, String) {
+    proxy_with(name, &[])
+}
+
 #[test]
 fn two_cli_nodes_exchange_events_through_a_cli_proxy() {
-    let (_proxy, xsub, xpub) = proxy();
+    let (_proxy, xsub, xpub) = proxy("two-nodes-proxy");
     let connect = format!("{xsub},{xpub}");
     let mut receiver = Proc::spawn(
         broker()
@@ -265,7 +272,7 @@ fn a_curve_proxy_with_mismatched_keys_refuses_to_start() {
 #[test]
 fn a_burst_of_stdin_lines_reaches_the_cluster_completely() {
     const N: usize = 20_000;
-    let (_proxy, xsub, xpub) = proxy();
+    let (_proxy, xsub, xpub) = proxy("burst-proxy");
     let connect = format!("{xsub},{xpub}");
     let mut receiver = Proc::spawn(
         broker()
@@ -324,4 +331,105 @@ fn a_burst_of_stdin_lines_reaches_the_cluster_completely() {
     let out = receiver.finish();
     assert!(out.status.success());
     assert!(sender.finish().status.success());
+}
+
+/// A Z85 CURVE key pair: (public, secret).
+fn key_pair() -> (String, String) {
+    let pair = zmq::CurveKeyPair::new().unwrap();
+    (
+        zmq::z85_encode(&pair.public_key).unwrap(),
+        zmq::z85_encode(&pair.secret_key).unwrap(),
+    )
+}
+
+/// A CLI proxy with CURVE on: the server key pair and the cluster's client
+/// public key (as `--flag=KEY`: Z85 keys may start with `-`).
+fn curve_proxy(
+    name: &str,
+    server: &(String, String),
+    client_public: &str,
+) -> (Proc, String, String) {
+    proxy_with(
+        name,
+        &[
+            format!("--zeromq-curve-server-publickey={}", server.0),
+            format!("--zeromq-curve-server-secretkey={}", server.1),
+            format!("--zeromq-curve-client-publickey={client_public}"),
+        ],
+    )
+}
+
+/// How soon `broker node` must give up on a failed handshake (it used to
+/// wait forever).
+const PROMPT: Duration = Duration::from_secs(10);
+
+#[test]
+fn a_node_whose_curve_handshake_fails_exits_1_with_one_line() {
+    let server = key_pair();
+    let client = key_pair();
+    let (_proxy, xsub, xpub) = curve_proxy("wrong-key-proxy", &server, &client.0);
+    let connect = format!("{xsub},{xpub}");
+    let wrong = key_pair();
+    let start = Instant::now();
+    let out = run(&[
+        "node",
+        "--disable-ssl",
+        "--status",
+        "--zeromq-connect",
+        &connect,
+        "--zeromq-node",
+        "intruder",
+        &format!("--zeromq-curve-server-publickey={}", server.0),
+        &format!("--zeromq-curve-client-publickey={}", wrong.0),
+        &format!("--zeromq-curve-client-secretkey={}", wrong.1),
+    ]);
+    assert!(start.elapsed() < PROMPT, "took {:?}", start.elapsed());
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 1, "{err}");
+    let line = lines[0];
+    assert!(
+        line.starts_with("broker: CURVE handshake of the X")
+            && line.ends_with("failed: authentication refused (ZAP status 400: wrong client key?)"),
+        "{line}"
+    );
+    assert!(line.contains(&xsub) || line.contains(&xpub), "{line}");
+    // With --status, the same failure as an error event on stdout.
+    let message = line.strip_prefix("broker: ").unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let error = stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|v| v["type"] == "error" && v["message"] == message)
+        .unwrap_or_else(|| panic!("no error line: {stdout}"));
+    assert_eq!(error["code"], "peer_unavailable");
+}
+
+#[test]
+fn a_plain_node_against_a_curve_proxy_exits_1() {
+    let server = key_pair();
+    let client = key_pair();
+    let (_proxy, xsub, xpub) = curve_proxy("plain-node-proxy", &server, &client.0);
+    let connect = format!("{xsub},{xpub}");
+    let start = Instant::now();
+    let out = run(&[
+        "node",
+        "--disable-ssl",
+        "--zeromq-connect",
+        &connect,
+        "--zeromq-node",
+        "plain",
+    ]);
+    assert!(start.elapsed() < PROMPT, "took {:?}", start.elapsed());
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let errors: Vec<&str> = err.lines().filter(|l| l.starts_with("broker: ")).collect();
+    assert_eq!(errors.len(), 1, "{err}");
+    assert!(
+        errors[0].ends_with(
+            "security mechanism mismatch (the peer uses CURVE: give this node the keys)"
+        ),
+        "{err}"
+    );
 }

@@ -20,7 +20,8 @@ use broker_core::logs::TypedLogSubscriber;
 use broker_core::prelude::{Context, event, handler};
 use broker_core::zeek::{Event, Message};
 use broker_core::zeromq::{
-    ClusterEvent, CurveKeys, LoggerOptions, NodeOptions, ProxyOptions, ZmqProxy,
+    ClusterEvent, CurveKeys, HandshakeCause, LoggerOptions, NodeOptions, ProxyOptions, ZmqError,
+    ZmqProxy,
 };
 use serde_json::Value;
 
@@ -315,6 +316,45 @@ fn broker_rs_proxy_with_two_pyzmq_nodes(curve: bool) {
     assert!(stats.messages_forwarded >= 5, "{stats:?}");
     assert!(stats.subscriptions_forwarded >= 7, "{stats:?}");
     assert_eq!(stats.clients_refused, 0);
+}
+
+/// A broker-rs node that Zeek's proxy (pyzmq, CURVE on) cannot accept:
+/// another cluster's client key, or no CURVE at all. `wait_ready` says why
+/// at once (it used to run into its timeout).
+#[test]
+fn pyzmq_curve_proxy_refuses_broker_rs_nodes_with_a_typed_error() {
+    let test = "pyzmq_curve_proxy_refuses_broker_rs_nodes_with_a_typed_error";
+    let Some(python) = python(test) else { return };
+    let keys = CurveKeys::generate().unwrap();
+    let proxy = Py::spawn(&python, &["proxy", "--seconds", "60"], Some(&keys));
+    let ready = proxy.wait_for("proxy endpoints", |v| v["role"] == "proxy");
+    let (xsub, xpub) = (
+        ready["xsub"].as_str().unwrap(),
+        ready["xpub"].as_str().unwrap(),
+    );
+    let mut wrong = CurveKeys::generate().unwrap();
+    wrong.server_public = keys.server_public.clone();
+    let ep = endpoint();
+    ep.block_on(async {
+        for (curve, expected) in [
+            (Some(wrong), HandshakeCause::AuthRefused { status: 400 }),
+            (None, HandshakeCause::MechanismMismatch),
+        ] {
+            let mut options = NodeOptions::new(xsub, xpub, "rust-refused");
+            options.curve = curve;
+            let node = ep.join_zeromq(options).await.unwrap();
+            let start = Instant::now();
+            let result = node.wait_ready(WAIT).await;
+            assert!(start.elapsed() < Duration::from_secs(3), "{result:?}");
+            match result {
+                Err(ZmqError::Handshake(failure)) => {
+                    assert_eq!(failure.cause, expected);
+                    assert!([xsub, xpub].contains(&failure.endpoint.as_str()));
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+    });
 }
 
 #[test]

@@ -3,13 +3,14 @@
 //! records to Zeek's loggers.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use tokio::sync::mpsc;
 
 use super::keys::{self, CurveKeys};
-use super::sys::{Stop, Zap, recv_bounded, wake_pair};
+use super::monitor::{HandshakeFailure, Monitor, SocketKind};
+use super::sys::{Stop, WakeFd, Waker, Zap, recv_bounded, wake_pair};
 use super::wire::{LogBatch, LogBatchHead, LogMessage, WireError, log_frames};
 use super::{Limits, ZmqError};
 use crate::data::{EnumValue, Timestamp};
@@ -408,6 +409,7 @@ impl LogPusherOptions {
 pub struct ZmqLogPusher {
     stats: Arc<PusherCounters>,
     stop: Stop,
+    failure: Arc<Mutex<Option<HandshakeFailure>>>,
 }
 
 #[derive(Default, Debug)]
@@ -415,6 +417,7 @@ struct PusherCounters {
     batches: AtomicU64,
     records: AtomicU64,
     dropped: AtomicU64,
+    handshakes_failed: AtomicU64,
 }
 
 impl ZmqLogPusher {
@@ -426,6 +429,19 @@ impl ZmqLogPusher {
             self.stats.records.load(Ordering::Relaxed),
             self.stats.dropped.load(Ordering::Relaxed),
         )
+    }
+
+    /// The first handshake failure that keeps the PUSH socket away from a
+    /// logger for good (a refused CURVE client key, CURVE on one side
+    /// only: see [`HandshakeFailure::is_fatal`]); `None` so far. Every
+    /// failure is also reported as an error event (`peer_unavailable`);
+    /// batches for an unreachable logger wait in the socket up to its
+    /// high-water mark, then are dropped and counted.
+    pub fn handshake_failure(&self) -> Option<HandshakeFailure> {
+        self.failure
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 }
 
@@ -453,10 +469,13 @@ impl Endpoint {
         options: LogPusherOptions,
     ) -> Result<ZmqLogPusher, ZmqError> {
         let client_keys = options.curve.as_ref().map(CurveKeys::client).transpose()?;
-        // The pusher's thread blocks on its channel: no poll loop to wake.
-        let stop = Stop::new(None);
+        let (waker, wake) = wake_pair()?;
+        let waker = Arc::new(waker);
+        let stop = Stop::new(Some(waker.clone()));
         let stats = Arc::new(PusherCounters::default());
+        let failure = Arc::new(Mutex::new(None));
         let (frames_tx, frames_rx) = std::sync::mpsc::sync_channel::<(Frames, u64)>(64);
+        let (failures_tx, failures_rx) = mpsc::channel(64);
         let ctx = zmq::Context::new();
         let push = ctx
             .socket(zmq::PUSH)
@@ -467,26 +486,27 @@ impl Endpoint {
         if let Some(keys) = &client_keys {
             keys::apply_client(&push, keys)?;
         }
+        // Before connecting: events before the monitor's PAIR connects are
+        // lost.
+        let monitor = Monitor::attach(&ctx, &push, SocketKind::Push, client_keys.is_some())?;
         for endpoint in &options.connect {
             push.connect(endpoint)
                 .map_err(|e| ZmqError::socket(&format!("connect {endpoint}"), e))?;
         }
-        let thread_stats = stats.clone();
+        let io = PushIo {
+            _ctx: ctx,
+            push,
+            monitor,
+            wake,
+            stop: stop.clone(),
+            frames: frames_rx,
+            stats: stats.clone(),
+            failure: failure.clone(),
+            failures: failures_tx,
+        };
         std::thread::Builder::new()
             .name("broker-zmq-push".into())
-            .spawn(move || {
-                let _ctx = ctx;
-                // Ends when the batching task drops its sender.
-                while let Ok((frames, records)) = frames_rx.recv() {
-                    if push.send_multipart(frames, zmq::DONTWAIT).is_ok() {
-                        thread_stats.batches.fetch_add(1, Ordering::Relaxed);
-                        thread_stats.records.fetch_add(records, Ordering::Relaxed);
-                    } else {
-                        tracing::warn!("zeromq: failed to send a log batch (HWM reached?)");
-                        thread_stats.dropped.fetch_add(records, Ordering::Relaxed);
-                    }
-                }
-            })
+            .spawn(move || io.run())
             .map_err(ZmqError::Thread)?;
         let (tap_tx, tap_rx) = mpsc::channel(options.limits.queue_size.max(1));
         self.extension(LogTaps::default).add(tap_tx);
@@ -495,13 +515,108 @@ impl Endpoint {
         let task_stats = stats.clone();
         let task_stop = stop.clone();
         runtime.spawn(async move {
+            let batches = push_batches(tap_rx, frames_tx, waker, options, batch_size, &task_stats);
             tokio::select! {
-                () = push_batches(tap_rx, frames_tx, options, batch_size, &task_stats) => {}
+                () = batches => {}
                 () = link.closed() => {}
                 () = wait_stopped(&task_stop) => {}
             }
+            task_stop.stop();
         });
-        Ok(ZmqLogPusher { stats, stop })
+        runtime.spawn(report_failures(failures_rx, self.downgrade()));
+        Ok(ZmqLogPusher {
+            stats,
+            stop,
+            failure,
+        })
+    }
+}
+
+/// The log pusher's I/O thread: sends the batches handed over and watches
+/// the PUSH socket's handshakes.
+struct PushIo {
+    _ctx: zmq::Context,
+    push: zmq::Socket,
+    monitor: Monitor,
+    wake: WakeFd,
+    stop: Stop,
+    frames: std::sync::mpsc::Receiver<(Frames, u64)>,
+    stats: Arc<PusherCounters>,
+    failure: Arc<Mutex<Option<HandshakeFailure>>>,
+    failures: mpsc::Sender<HandshakeFailure>,
+}
+
+impl PushIo {
+    fn run(mut self) {
+        loop {
+            let mut items = [
+                self.monitor.socket().as_poll_item(zmq::POLLIN),
+                zmq::PollItem::from_fd(self.wake.fd(), zmq::POLLIN),
+            ];
+            if zmq::poll(&mut items, 1000).is_err() {
+                continue;
+            }
+            let monitored = items[0].is_readable();
+            self.wake.drain();
+            if monitored {
+                self.read_monitor();
+            }
+            // Ends when the batching task drops its sender.
+            loop {
+                match self.frames.try_recv() {
+                    Ok((frames, records)) => self.send(frames, records),
+                    Err(std::sync::mpsc::TryRecvError::Empty) => break,
+                    Err(std::sync::mpsc::TryRecvError::Disconnected) => return,
+                }
+            }
+            if self.stop.is_stopped() {
+                return;
+            }
+        }
+    }
+
+    fn send(&self, frames: Frames, records: u64) {
+        if self.push.send_multipart(frames, zmq::DONTWAIT).is_ok() {
+            self.stats.batches.fetch_add(1, Ordering::Relaxed);
+            self.stats.records.fetch_add(records, Ordering::Relaxed);
+        } else {
+            tracing::warn!("zeromq: failed to send a log batch (HWM reached?)");
+            self.stats.dropped.fetch_add(records, Ordering::Relaxed);
+        }
+    }
+
+    fn read_monitor(&mut self) {
+        let mut failures = Vec::new();
+        self.monitor
+            .drain(&self.stats.handshakes_failed, |f| failures.push(f));
+        for failure in failures {
+            if failure.is_fatal() {
+                self.failure
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .get_or_insert_with(|| failure.clone());
+            }
+            let _ = self.failures.try_send(failure);
+        }
+    }
+}
+
+/// The log pusher's handshake failures, as error events.
+async fn report_failures(
+    mut rx: mpsc::Receiver<HandshakeFailure>,
+    endpoint: crate::runtime::WeakEndpoint,
+) {
+    while let Some(failure) = rx.recv().await {
+        // Nobody waits on a pusher: a fatal failure is logged as an error.
+        if failure.is_fatal() {
+            tracing::error!("zeromq log pusher: {failure}");
+        } else {
+            tracing::warn!("zeromq log pusher: {failure}");
+        }
+        let Some(ep) = endpoint.upgrade() else {
+            return;
+        };
+        ep.report_error(super::node::handshake_error(&failure));
     }
 }
 
@@ -520,6 +635,7 @@ struct Pending {
 async fn push_batches(
     mut rx: mpsc::Receiver<TapMessage>,
     tx: std::sync::mpsc::SyncSender<(Frames, u64)>,
+    waker: Arc<Waker>,
     options: LogPusherOptions,
     batch_size: usize,
     stats: &PusherCounters,
@@ -544,6 +660,7 @@ async fn push_batches(
                 if tx.try_send((frames, n)).is_err() {
                     stats.dropped.fetch_add(n, Ordering::Relaxed);
                 }
+                waker.wake();
             }
             Err(e) => {
                 tracing::warn!("zeromq: cannot encode a log batch: {e}");

@@ -5,6 +5,7 @@
 
 use std::collections::{HashMap, HashSet};
 
+use super::HandshakeFailure;
 use crate::data::Data;
 use crate::zeek::Event;
 
@@ -79,6 +80,10 @@ pub enum ClusterEvent {
         /// Its id.
         id: String,
     },
+    /// A handshake of one of the node's sockets with the proxy failed (see
+    /// [`HandshakeFailure::is_fatal`]: after a fatal one, the socket never
+    /// reaches the proxy, and Zeek exits).
+    HandshakeFailed(HandshakeFailure),
 }
 
 /// What the state machine asks for.

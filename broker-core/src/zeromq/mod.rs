@@ -30,6 +30,8 @@ mod logger;
 #[cfg(feature = "zeromq")]
 mod membership;
 #[cfg(feature = "zeromq")]
+mod monitor;
+#[cfg(feature = "zeromq")]
 mod node;
 #[cfg(feature = "zeromq")]
 mod proxy;
@@ -44,6 +46,8 @@ pub use keys::{
 pub use logger::{LogPusherOptions, LoggerOptions, LoggerStats, ZmqLogPusher, ZmqLogger};
 #[cfg(feature = "zeromq")]
 pub use membership::{ClusterEvent, NodeType};
+#[cfg(feature = "zeromq")]
+pub use monitor::{HandshakeCause, HandshakeFailure, SocketKind};
 #[cfg(feature = "zeromq")]
 pub use node::{ClusterEvents, NodeOptions, NodeStats, ZmqNode};
 #[cfg(feature = "zeromq")]
@@ -111,6 +115,11 @@ pub enum ZmqError {
     /// The endpoint failed or has shut down.
     #[error(transparent)]
     Endpoint(#[from] EndpointError),
+    /// A socket's handshake with its peer failed for good (wrong CURVE
+    /// keys, CURVE on one side only, a peer that breaks ZMTP): libzmq does
+    /// not redial, so the role cannot reach that peer.
+    #[error(transparent)]
+    Handshake(HandshakeFailure),
     /// Waiting timed out.
     #[error("timed out")]
     Timeout,

@@ -10,6 +10,7 @@ use tokio::sync::{broadcast, mpsc, watch};
 
 use super::keys::{self, CurveKeys};
 use super::membership::{ClusterEvent, Membership, NodeType, Output, nodeid_topic};
+use super::monitor::{HandshakeFailure, Monitor, SocketKind};
 use super::sys::{Stop, WakeFd, Waker, recv_bounded, set_int_option, wake_pair};
 use super::wire::{EventFormat, EventMessage, Subscription, WireError, encode_event};
 use super::{Limits, ZmqError, default_node_id};
@@ -100,6 +101,10 @@ pub struct NodeStats {
     /// endpoint's `overflow_policy` (it holds `peer_buffer_size` messages;
     /// local publishers never wait for it).
     pub dropped_out: u64,
+    /// Failed handshakes of the node's sockets with the proxy, every
+    /// attempt counted (each distinct failure is reported once, as a
+    /// [`ClusterEvent::HandshakeFailed`], until a handshake succeeds).
+    pub handshakes_failed: u64,
 }
 
 #[derive(Default, Debug)]
@@ -112,6 +117,7 @@ struct Counters {
     errors: AtomicU64,
     echoes: AtomicU64,
     topics_refused: AtomicU64,
+    handshakes_failed: AtomicU64,
     /// Messages taken from the client's queue and not yet sent (or
     /// dropped) by the I/O thread.
     pending: AtomicU64,
@@ -128,6 +134,7 @@ enum Inbound {
     ClusterSubscribe(Topic),
     ClusterUnsubscribe(Topic),
     Cluster(ClusterEvent),
+    Handshake(HandshakeFailure),
     Ready,
     Error(String),
 }
@@ -150,6 +157,7 @@ pub struct ZmqNode {
     counters: Arc<Counters>,
     stop: Stop,
     ready: watch::Receiver<bool>,
+    failure: watch::Receiver<Option<HandshakeFailure>>,
     events: broadcast::Sender<ClusterEvent>,
     up: Arc<Mutex<HashMap<String, String>>>,
     client: Arc<LocalClient>,
@@ -206,13 +214,46 @@ impl ZmqNode {
     /// Waits until the node's subscriptions have reached the proxy and come
     /// back (Zeek's ready check): from then on, what it publishes reaches
     /// the cluster's subscribers.
+    ///
+    /// Fails at once with [`ZmqError::Handshake`] when a handshake of the
+    /// node's XPUB or XSUB with the proxy has failed for good (see
+    /// [`ZmqNode::handshake_failure`]), before or while waiting.
     pub async fn wait_ready(&self, timeout: Duration) -> Result<(), ZmqError> {
         let mut ready = self.ready.clone();
-        match tokio::time::timeout(timeout, ready.wait_for(|r| *r)).await {
-            Ok(Ok(_)) => Ok(()),
-            Ok(Err(_)) => Err(ZmqError::Endpoint(crate::runtime::EndpointError::Closed)),
-            Err(_) => Err(ZmqError::Timeout),
-        }
+        let mut failure = self.failure.clone();
+        let failed = async move {
+            let first = failure.wait_for(Option::is_some).await.map(|f| f.clone());
+            match first {
+                Ok(first) => first,
+                // The I/O thread has ended: readiness decides.
+                Err(_) => std::future::pending().await,
+            }
+        };
+        let wait = async {
+            tokio::select! {
+                biased;
+                Some(failure) = failed => Err(ZmqError::Handshake(failure)),
+                ready = ready.wait_for(|r| *r) => match ready {
+                    Ok(_) => Ok(()),
+                    Err(_) => Err(ZmqError::Endpoint(crate::runtime::EndpointError::Closed)),
+                },
+            }
+        };
+        tokio::time::timeout(timeout, wait)
+            .await
+            .unwrap_or(Err(ZmqError::Timeout))
+    }
+
+    /// The first handshake failure that keeps the node out of the cluster
+    /// for good ([`HandshakeFailure::is_fatal`]: the proxy refused our
+    /// CURVE client key, CURVE is on at one side only, or the peer broke
+    /// ZMTP); `None` so far. libzmq does not redial after such a failure,
+    /// and Zeek exits on one; the node stays, and it is up to the caller
+    /// to give up (`broker node` exits 1). Failures that libzmq retries
+    /// (the peer hung up mid-handshake) are only reported as
+    /// [`ClusterEvent::HandshakeFailed`].
+    pub fn handshake_failure(&self) -> Option<HandshakeFailure> {
+        self.failure.borrow().clone()
     }
 
     /// Waits until everything the endpoint handed to the node so far has
@@ -251,7 +292,7 @@ impl ZmqNode {
         }
     }
 
-    /// Node up and down events from now on.
+    /// Node up and down events, and failed handshakes, from now on.
     pub fn cluster_events(&self) -> ClusterEvents {
         ClusterEvents {
             rx: self.events.subscribe(),
@@ -283,6 +324,7 @@ impl ZmqNode {
             echoes: get(&c.echoes),
             topics_refused: get(&c.topics_refused),
             dropped_out: self.client.queue().dropped(),
+            handshakes_failed: get(&c.handshakes_failed),
         }
     }
 }
@@ -384,6 +426,14 @@ impl Endpoint {
                 keys::apply_client(&xpub, keys)?;
                 keys::apply_client(&xsub, keys)?;
             }
+        }
+        // Monitors first: events before their PAIRs connect are lost.
+        let curve = client_keys.is_some();
+        let monitors = [
+            Monitor::attach(&ctx, &xpub, SocketKind::Xpub, curve)?,
+            Monitor::attach(&ctx, &xsub, SocketKind::Xsub, curve)?,
+        ];
+        {
             xpub.connect(&options.proxy_xsub).map_err(|e| {
                 ZmqError::socket(&format!("connect XPUB to {}", options.proxy_xsub), e)
             })?;
@@ -391,10 +441,13 @@ impl Endpoint {
                 ZmqError::socket(&format!("connect XSUB to {}", options.proxy_xpub), e)
             })?;
         }
+        let (failure_tx, failure_rx) = watch::channel(None);
         let io = NodeIo {
             _ctx: ctx,
             xpub,
             xsub,
+            monitors,
+            failure: failure_tx,
             wake: wake_fd,
             stop: stop.clone(),
             counters: counters.clone(),
@@ -456,6 +509,7 @@ impl Endpoint {
             counters,
             stop,
             ready: ready_rx,
+            failure: failure_rx,
             events,
             up,
             client,
@@ -524,10 +578,26 @@ async fn inbound(
                         ClusterEvent::NodeDown { id, .. } => {
                             up.remove(id);
                         }
+                        ClusterEvent::HandshakeFailed(_) => {}
                     }
                 }
                 tracing::info!("zeromq: {event:?}");
                 let _ = events.send(event);
+            }
+            Inbound::Handshake(failure) => {
+                // A fatal failure is the caller's to report (`wait_ready`,
+                // the error event): `broker node` exits with one line.
+                if failure.is_fatal() {
+                    tracing::debug!("zeromq node: {failure}");
+                } else {
+                    tracing::warn!("zeromq node: {failure}");
+                }
+                let Some(ep) = endpoint.upgrade() else {
+                    break;
+                };
+                ep.report_error(handshake_error(&failure));
+                drop(ep);
+                let _ = events.send(ClusterEvent::HandshakeFailed(failure));
             }
             Inbound::Error(message) => {
                 tracing::warn!("zeromq node: {message}");
@@ -547,6 +617,22 @@ async fn inbound(
                 });
             }
         }
+    }
+}
+
+/// A failed handshake as an error event: `peer_unavailable`, as a failed
+/// TLS handshake of a Broker peering is.
+pub(crate) fn handshake_error(failure: &HandshakeFailure) -> ErrorEvent {
+    ErrorEvent {
+        code: ErrorCode::PeerUnavailable,
+        endpoint: EndpointInfo {
+            id: None,
+            network: Some(NetworkInfo {
+                address: failure.endpoint.clone(),
+                port: 0,
+            }),
+        },
+        message: failure.to_string(),
     }
 }
 
@@ -579,6 +665,10 @@ struct NodeIo {
     _ctx: zmq::Context,
     xpub: zmq::Socket,
     xsub: zmq::Socket,
+    /// The XPUB's and the XSUB's monitors.
+    monitors: [Monitor; 2],
+    /// The first fatal handshake failure (read by `wait_ready`).
+    failure: watch::Sender<Option<HandshakeFailure>>,
     wake: WakeFd,
     stop: Stop,
     counters: Arc<Counters>,
@@ -613,11 +703,17 @@ impl NodeIo {
                     zmq::POLLIN
                 }),
                 zmq::PollItem::from_fd(self.wake.fd(), zmq::POLLIN),
+                self.monitors[0].socket().as_poll_item(zmq::POLLIN),
+                self.monitors[1].socket().as_poll_item(zmq::POLLIN),
             ];
             if zmq::poll(&mut items, 1000).is_err() {
                 continue;
             }
+            let monitored = items[3].is_readable() || items[4].is_readable();
             self.wake.drain();
+            if monitored {
+                self.read_monitors();
+            }
             self.handle_ctl();
             self.read_xsub();
             self.read_xpub();
@@ -625,6 +721,27 @@ impl NodeIo {
         }
         // Unsubscribing happens when the XSUB closes: the proxy tells
         // everyone (Zeek's node_down).
+    }
+
+    /// Handshake failures: the first fatal one is kept for `wait_ready`;
+    /// each new one goes to the endpoint.
+    fn read_monitors(&mut self) {
+        let mut failures = Vec::new();
+        for monitor in &mut self.monitors {
+            monitor.drain(&self.counters.handshakes_failed, |f| failures.push(f));
+        }
+        for failure in failures {
+            if failure.is_fatal() {
+                self.failure.send_if_modified(|first| {
+                    let new = first.is_none();
+                    if new {
+                        *first = Some(failure.clone());
+                    }
+                    new
+                });
+            }
+            self.deliver(Inbound::Handshake(failure));
+        }
     }
 
     fn handle_ctl(&mut self) {

@@ -18,7 +18,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use super::keys::{self, CurveKeys};
-use super::sys::{Stop, WakeFd, Zap, set_int_option, wake_pair};
+use super::sys::{Frame, Stop, WakeFd, Zap, set_int_option, wake_pair};
 use super::wire::Subscription;
 use super::{Limits, ZmqError};
 
@@ -180,6 +180,7 @@ impl ZmqProxy {
             max_topics: limits.max_cluster_topics,
             stall_timeout: options.stall_timeout,
             lossy_until: None,
+            frame: Frame::new(),
         };
         let thread = std::thread::Builder::new()
             .name("broker-zmq-proxy".into())
@@ -251,26 +252,35 @@ struct ProxyIo {
     /// Set after a stall: until then, `XPUB_NODROP` is off and sends never
     /// wait.
     lossy_until: Option<Instant>,
+    /// The frame on its way from the XSUB to the XPUB: received into and
+    /// sent from, never copied.
+    frame: Frame,
 }
 
 impl ProxyIo {
     fn run(mut self) {
         while !self.stop.is_stopped() {
-            let mut items = vec![
+            let zap = self.zap.as_ref().map(|zap| zap.socket());
+            let mut items = [
                 self.xsub.as_poll_item(zmq::POLLIN),
                 self.xpub.as_poll_item(zmq::POLLIN),
                 zmq::PollItem::from_fd(self.wake.fd(), zmq::POLLIN),
+                // Without ZAP, the wakeup again (not polled).
+                match zap {
+                    Some(zap) => zap.as_poll_item(zmq::POLLIN),
+                    None => zmq::PollItem::from_fd(self.wake.fd(), zmq::POLLIN),
+                },
             ];
-            if let Some(zap) = &self.zap {
-                items.push(zap.socket().as_poll_item(zmq::POLLIN));
-            }
-            if zmq::poll(&mut items, 1000).is_err() {
+            let polled = if zap.is_some() { 4 } else { 3 };
+            if zmq::poll(&mut items[..polled], 1000).is_err() {
                 continue;
             }
-            let (data, subs) = (items[0].is_readable(), items[1].is_readable());
-            drop(items);
-            self.wake.drain();
-            if let Some(zap) = &self.zap {
+            let ready = |i: usize| i < polled && items[i].is_readable();
+            let (data, subs, woken, auth) = (ready(0), ready(1), ready(2), ready(3));
+            if woken {
+                self.wake.drain();
+            }
+            if auth && let Some(zap) = &self.zap {
                 let refused = zap.serve();
                 self.counters
                     .clients_refused
@@ -285,45 +295,57 @@ impl ProxyIo {
         }
     }
 
-    /// Publishers' messages to subscribers. Never blocks: a subscriber whose
-    /// queue is full loses the message, the others get it.
+    /// Publishers' messages to subscribers, frame by frame as libzmq's own
+    /// proxy moves them (no copy). The first frame may wait for a full
+    /// subscriber (see [`ProxyIo::send_first`]); a message that cannot be
+    /// sent is read to its end and dropped.
     fn forward_data(&mut self) {
-        let mut frames: Vec<zmq::Message> = Vec::with_capacity(4);
+        let (mut messages, mut bytes) = (0u64, 0u64);
         for _ in 0..READ_BATCH {
-            frames.clear();
-            loop {
-                let mut msg = zmq::Message::new();
-                if self.xsub.recv(&mut msg, zmq::DONTWAIT).is_err() {
+            if self.frame.recv(&mut self.xsub, zmq::DONTWAIT).is_err() {
+                break;
+            }
+            let mut more = self.frame.more();
+            let mut size = self.frame.len();
+            let sent = self.send_first(more);
+            // The other frames of a message arrive with its first, and go
+            // out once its first has (libzmq sends a message whole).
+            while more {
+                if self.frame.recv(&mut self.xsub, zmq::DONTWAIT).is_err() {
+                    // Only when libzmq shuts down: end what was started.
+                    if sent {
+                        let _ = Frame::new().send(&mut self.xpub, zmq::DONTWAIT);
+                    }
                     break;
                 }
-                let more = msg.get_more();
-                frames.push(msg);
-                if !more {
-                    break;
+                more = self.frame.more();
+                size += self.frame.len();
+                if sent {
+                    let flags = zmq::DONTWAIT | if more { zmq::SNDMORE } else { 0 };
+                    let _ = self.frame.send(&mut self.xpub, flags);
                 }
             }
-            if frames.is_empty() {
-                return;
+            if sent {
+                messages += 1;
+                bytes += size as u64;
             }
-            let bytes: usize = frames.iter().map(|m| m.len()).sum();
-            if self.send(&mut frames) {
-                self.counters
-                    .messages_forwarded
-                    .fetch_add(1, Ordering::Relaxed);
-                self.counters
-                    .bytes_forwarded
-                    .fetch_add(bytes as u64, Ordering::Relaxed);
-            }
+        }
+        // Counted once per batch: the counters are read rarely.
+        if messages > 0 {
+            let c = &self.counters;
+            c.messages_forwarded.fetch_add(messages, Ordering::Relaxed);
+            c.bytes_forwarded.fetch_add(bytes, Ordering::Relaxed);
         }
     }
 
-    /// Sends one message. Normally `XPUB_NODROP` is on: the first frame
-    /// fails with `EAGAIN` while a matching subscriber's queue is full, and
-    /// the send is retried (subscriptions keep flowing meanwhile) for up to
-    /// the stall timeout. After that, `XPUB_NODROP` goes off for
-    /// [`LOSSY_PERIOD`]: libzmq then delivers to everyone with room and
-    /// drops for the full subscriber.
-    fn send(&mut self, frames: &mut Vec<zmq::Message>) -> bool {
+    /// Sends the frame just received, the first of a message. Normally
+    /// `XPUB_NODROP` is on: the send fails with `EAGAIN` while a matching
+    /// subscriber's queue is full, and is retried (the frame keeps its
+    /// content; subscriptions keep flowing meanwhile) for up to the stall
+    /// timeout. After that, `XPUB_NODROP` goes off for [`LOSSY_PERIOD`]:
+    /// libzmq then delivers to everyone with room and drops for the full
+    /// subscriber.
+    fn send_first(&mut self, more: bool) -> bool {
         if self.lossy_until.is_some_and(|t| Instant::now() >= t) {
             self.lossy_until = None;
             let _ = set_int_option(&mut self.xpub, zmq_sys::ZMQ_XPUB_NODROP, 1);
@@ -331,13 +353,11 @@ impl ProxyIo {
         if self.lossy_until.is_some() {
             self.counters.messages_lossy.fetch_add(1, Ordering::Relaxed);
         }
-        let n = frames.len();
-        let first_flags = zmq::DONTWAIT | if n > 1 { zmq::SNDMORE } else { 0 };
+        let flags = zmq::DONTWAIT | if more { zmq::SNDMORE } else { 0 };
         let mut stalled_since: Option<Instant> = None;
         loop {
-            let first = zmq::Message::from(&frames[0][..]);
-            match self.xpub.send(first, first_flags) {
-                Ok(()) => break,
+            match self.frame.send(&mut self.xpub, flags) {
+                Ok(()) => return true,
                 Err(zmq::Error::EAGAIN) => {}
                 Err(_) => return false,
             }
@@ -349,16 +369,10 @@ impl ProxyIo {
                 self.lossy_until = Some(Instant::now() + LOSSY_PERIOD);
                 continue;
             }
-            // Wait a little for room; keep subscriptions (and ZAP) going.
+            // Wait a little for room; keep subscriptions going.
             let _ = self.xpub.poll(zmq::POLLIN, 1);
             self.forward_subscriptions();
         }
-        for (i, msg) in frames.drain(..).enumerate().skip(1) {
-            let flags = if i + 1 < n { zmq::SNDMORE } else { 0 };
-            // Later frames of a started message always go through.
-            let _ = self.xpub.send(msg, zmq::DONTWAIT | flags);
-        }
-        true
     }
 
     /// Subscribers' (un)subscriptions to publishers, unchanged.

@@ -113,6 +113,85 @@ pub(crate) fn recv_bounded(socket: &zmq::Socket, keep: usize) -> Option<Received
     }
 }
 
+/// One frame of a message as libzmq holds it (a `zmq_msg_t`), moved from a
+/// socket to another without copying: a send hands the content over and
+/// leaves the frame empty, a receive replaces the content. Unlike a
+/// `zmq::Message` given to `zmq::Socket::send`, a frame whose send fails
+/// keeps its content (`zmq_msg_send(3)`), so it can be sent again.
+///
+/// A `zmq_msg_t` holds no pointer into itself (short contents are stored
+/// inline and found from the struct's address at each call), so moving a
+/// frame between calls is sound; the `zmq` crate moves its messages the same
+/// way.
+pub(crate) struct Frame(zmq_sys::zmq_msg_t);
+
+impl Frame {
+    /// An empty frame.
+    #[allow(unsafe_code)]
+    pub(crate) fn new() -> Frame {
+        let mut msg = zmq_sys::zmq_msg_t::default();
+        // SAFETY: `msg` is a writable zmq_msg_t on our stack; zmq_msg_init
+        // makes it an empty message and cannot fail (it always returns 0).
+        unsafe { zmq_sys::zmq_msg_init(&mut msg) };
+        Frame(msg)
+    }
+
+    /// Receives the next frame from `socket` into this one (its old content
+    /// is released by libzmq).
+    #[allow(unsafe_code)]
+    pub(crate) fn recv(&mut self, socket: &mut zmq::Socket, flags: i32) -> Result<(), zmq::Error> {
+        // SAFETY: `self.0` is an initialised message (`new` and every
+        // libzmq call on it leave it so), borrowed mutably for the call; the
+        // socket pointer comes from a live `zmq::Socket` borrowed mutably, so
+        // it is valid and not used by anyone else meanwhile.
+        let rc = unsafe { zmq_sys::zmq_msg_recv(&mut self.0, socket.as_mut_ptr(), flags) };
+        if rc < 0 {
+            Err(zmq::Error::from_raw(zmq_errno()))
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Sends this frame on `socket`: on success the content is handed over
+    /// and the frame is empty; on failure it is unchanged.
+    #[allow(unsafe_code)]
+    pub(crate) fn send(&mut self, socket: &mut zmq::Socket, flags: i32) -> Result<(), zmq::Error> {
+        // SAFETY: as in `recv`: an initialised message and a live socket,
+        // both borrowed mutably for the call.
+        let rc = unsafe { zmq_sys::zmq_msg_send(&mut self.0, socket.as_mut_ptr(), flags) };
+        if rc < 0 {
+            Err(zmq::Error::from_raw(zmq_errno()))
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Whether more frames of the same message follow (of the last frame
+    /// received).
+    #[allow(unsafe_code)]
+    pub(crate) fn more(&self) -> bool {
+        // SAFETY: reads an initialised message borrowed for the call.
+        unsafe { zmq_sys::zmq_msg_more(&self.0) != 0 }
+    }
+
+    /// The content's size in bytes.
+    #[allow(unsafe_code)]
+    pub(crate) fn len(&self) -> usize {
+        // SAFETY: reads an initialised message borrowed for the call.
+        unsafe { zmq_sys::zmq_msg_size(&self.0) }
+    }
+}
+
+impl Drop for Frame {
+    #[allow(unsafe_code)]
+    fn drop(&mut self) {
+        // SAFETY: releases the content of an initialised message that is
+        // not used afterwards; closing a message never fails for a valid
+        // one.
+        unsafe { zmq_sys::zmq_msg_close(&mut self.0) };
+    }
+}
+
 /// Wakes an I/O thread from its `zmq::poll` (the writing end of a socket
 /// pair whose reading end the thread polls).
 #[derive(Debug)]
@@ -266,6 +345,50 @@ mod tests {
         set_int_option(&mut xpub, zmq_sys::ZMQ_XPUB_VERBOSER, 1).unwrap();
         set_int_option(&mut xpub, zmq_sys::ZMQ_XPUB_NODROP, 0).unwrap();
         assert!(set_int_option(&mut xpub, 99_999, 1).is_err());
+    }
+
+    #[test]
+    fn frames_move_between_sockets_and_a_failed_send_keeps_the_content() {
+        let ctx = zmq::Context::new();
+        let mut push = ctx.socket(zmq::PUSH).unwrap();
+        let mut pull = ctx.socket(zmq::PULL).unwrap();
+        pull.bind("inproc://frames").unwrap();
+        push.connect("inproc://frames").unwrap();
+        // Short content (stored inline) and long content (on the heap).
+        let long = vec![7u8; 10_000];
+        push.send_multipart([&b"short"[..], &long[..]], 0).unwrap();
+        let mut frame = Frame::new();
+        assert_eq!(frame.len(), 0);
+        frame.recv(&mut pull, 0).unwrap();
+        assert_eq!((frame.len(), frame.more()), (5, true));
+        // No peer: the send fails and the frame keeps its content.
+        let mut lonely = ctx.socket(zmq::PUSH).unwrap();
+        assert_eq!(
+            frame.send(&mut lonely, zmq::DONTWAIT),
+            Err(zmq::Error::EAGAIN)
+        );
+        assert_eq!(frame.len(), 5);
+        // Moved, then sent: handed over, and the frame is empty.
+        let mut moved = frame;
+        moved.send(&mut push, zmq::SNDMORE).unwrap();
+        assert_eq!(moved.len(), 0);
+        moved.recv(&mut pull, 0).unwrap();
+        assert_eq!((moved.len(), moved.more()), (10_000, false));
+        moved.send(&mut push, 0).unwrap();
+        assert_eq!(
+            pull.recv_multipart(0).unwrap(),
+            [b"short".to_vec(), long.clone()]
+        );
+        // Receiving into a frame that still holds content releases it.
+        push.send(&b"a"[..], 0).unwrap();
+        push.send(&b"b"[..], 0).unwrap();
+        moved.recv(&mut pull, 0).unwrap();
+        moved.recv(&mut pull, 0).unwrap();
+        assert_eq!(moved.len(), 1);
+        assert_eq!(
+            moved.recv(&mut pull, zmq::DONTWAIT),
+            Err(zmq::Error::EAGAIN)
+        );
     }
 
     #[test]

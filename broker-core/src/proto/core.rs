@@ -24,7 +24,7 @@ pub use super::types::{
     PeerStats, SubscriberId,
 };
 use super::wire::{
-    self, CONTROL_TOPIC, DEFAULT_TTL, Envelope, EnvelopeHeader, EnvelopeType, FrameDecoder,
+    self, CONTROL_TOPIC, DEFAULT_TTL, EnvelopeHeader, EnvelopeRef, EnvelopeType, FrameDecoder,
     HandshakeMessage, Origin, PROTOCOL_VERSION_2, WireError,
 };
 use crate::data::{Data, bin};
@@ -255,19 +255,29 @@ impl Core {
             return;
         };
         c.frames.extend(bytes);
-        let buffered = loop {
-            let Some(c) = self.conns.get_mut(&conn) else {
+        // The frames are read in place from a decoder taken out of the
+        // connection (handling a frame needs the whole core) and put back
+        // unless the connection was closed meanwhile.
+        let mut frames = std::mem::replace(&mut c.frames, FrameDecoder::new(0));
+        loop {
+            if !self.conns.contains_key(&conn) {
                 return;
-            };
-            match c.frames.next_frame() {
+            }
+            match frames.next_frame_in_place() {
                 Ok(Some(frame)) => self.handle_frame(conn, frame),
-                Ok(None) => break c.frames.buffered(),
+                Ok(None) => break,
                 Err(e) => {
                     self.protocol_error(conn, &e);
                     return;
                 }
             }
+        }
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
         };
+        frames.compact();
+        let buffered = frames.buffered();
+        c.frames = frames;
         // Partly received frames of all connections together stay within
         // `max_input_buffer`: the connection that goes past it is closed.
         // Summed only while this one holds a large part of a frame.
@@ -683,13 +693,13 @@ impl Core {
         }
     }
 
-    fn handle_frame(&mut self, conn: ConnectionId, frame: Bytes) {
+    fn handle_frame(&mut self, conn: ConnectionId, frame: &[u8]) {
         let Some(c) = self.conns.get_mut(&conn) else {
             return;
         };
         match c.state.take() {
             Some(ConnState::Handshake(h)) => {
-                let msg = match HandshakeMessage::decode(&frame) {
+                let msg = match HandshakeMessage::decode(frame) {
                     Ok(msg) => msg,
                     Err(e) => {
                         c.state = Some(ConnState::Handshake(h));
@@ -705,7 +715,7 @@ impl Core {
                     ConnState::Handshake(_) => 1,
                 };
                 c.state = Some(state);
-                match Envelope::decode_cached(frame, version, &mut c.last_topic) {
+                match EnvelopeRef::decode_cached(frame, version, &mut c.last_topic) {
                     Ok(env) => self.handle_envelope(conn, env),
                     Err(e) => self.protocol_error(conn, &e),
                 }
@@ -842,10 +852,10 @@ impl Core {
         }
     }
 
-    fn handle_envelope(&mut self, conn: ConnectionId, env: Envelope) {
+    fn handle_envelope(&mut self, conn: ConnectionId, env: EnvelopeRef<'_>) {
         self.counters.received.add(env.kind);
         match env.kind {
-            EnvelopeType::RoutingUpdate => match wire::decode_filter_payload(&env.payload) {
+            EnvelopeType::RoutingUpdate => match wire::decode_filter_payload(env.payload) {
                 Ok(filter) => {
                     if let Some(Connection {
                         state: Some(ConnState::Peered(p) | ConnState::Closing(p)),
@@ -876,7 +886,7 @@ impl Core {
             EnvelopeType::Pong => {
                 let done = matches!(
                     self.conns.get(&conn).and_then(|c| c.state.as_ref()),
-                    Some(ConnState::Closing(p)) if p.bye.as_deref() == Some(&env.payload[..])
+                    Some(ConnState::Closing(p)) if p.bye.as_deref() == Some(env.payload)
                 );
                 if done {
                     self.finish_unpeer(conn);
@@ -886,7 +896,7 @@ impl Core {
         }
     }
 
-    fn route(&mut self, conn: ConnectionId, env: Envelope) {
+    fn route(&mut self, conn: ConnectionId, env: EnvelopeRef<'_>) {
         let id = self.config.id;
         if let Some(origin) = env.origin.filter(|o| !o.endpoint.is_nil()) {
             if origin.endpoint == id {
@@ -900,7 +910,7 @@ impl Core {
         if env.kind == EnvelopeType::Data && for_us {
             let subscribers = self.routes.matches(&env.topic, None, false);
             if !subscribers.is_empty() {
-                match bin::decode(&env.payload) {
+                match bin::decode(env.payload) {
                     Ok(data) => self.events.push_back(Event::Deliver {
                         topic: env.topic.clone(),
                         data,
@@ -952,7 +962,7 @@ impl Core {
             topic: &env.topic,
             origin: env.origin,
         };
-        self.send_to(&targets, header, &env.payload);
+        self.send_to(&targets, header, env.payload);
         self.scratch = targets;
     }
 
@@ -1017,7 +1027,7 @@ impl Core {
         }
     }
 
-    fn reply_pong(&mut self, conn: ConnectionId, ping: &Envelope) {
+    fn reply_pong(&mut self, conn: ConnectionId, ping: &EnvelopeRef<'_>) {
         let id = self.config.id;
         let Some(c) = self.conns.get_mut(&conn) else {
             return;
@@ -1038,7 +1048,7 @@ impl Core {
                 origin: None,
             },
             version,
-            &ping.payload,
+            ping.payload,
         );
         c.outbound.push(&frame);
         self.counters.sent.add(EnvelopeType::Pong);

@@ -100,6 +100,9 @@ const RESERVE_AHEAD: usize = 1 << 20;
 #[derive(Debug)]
 pub struct FrameDecoder {
     buf: BytesMut,
+    /// Where the frames not yet returned start (frames returned in place
+    /// stay in `buf` until the next `extend` or `compact`).
+    read: usize,
     max_frame_size: usize,
 }
 
@@ -108,22 +111,59 @@ impl FrameDecoder {
     pub fn new(max_frame_size: usize) -> FrameDecoder {
         FrameDecoder {
             buf: BytesMut::new(),
+            read: 0,
             max_frame_size,
         }
     }
 
     /// Appends received bytes.
     pub fn extend(&mut self, bytes: &[u8]) {
+        self.compact();
         self.buf.extend_from_slice(bytes);
     }
 
     /// The next complete frame's payload, if one is buffered. Errors are
     /// final: the stream cannot be resynchronized.
     pub fn next_frame(&mut self) -> Result<Option<Bytes>, WireError> {
-        if self.buf.len() < 4 {
+        self.compact();
+        let Some(len) = self.next_frame_len()? else {
             return Ok(None);
+        };
+        self.compact(); // the length prefix
+        Ok(Some(self.buf.split_to(len).freeze()))
+    }
+
+    /// Like [`FrameDecoder::next_frame`], but the frame is borrowed from the
+    /// buffer (no reference-counted split per frame); the bytes of the
+    /// frames returned so are released at the next `extend` or
+    /// [`FrameDecoder::compact`].
+    pub(crate) fn next_frame_in_place(&mut self) -> Result<Option<&[u8]>, WireError> {
+        match self.next_frame_len()? {
+            Some(len) => {
+                let start = self.read;
+                self.read += len;
+                Ok(Some(&self.buf[start..start + len]))
+            }
+            None => Ok(None),
         }
-        let len = u32::from_be_bytes([self.buf[0], self.buf[1], self.buf[2], self.buf[3]]) as usize;
+    }
+
+    /// Releases the frames already returned in place.
+    pub(crate) fn compact(&mut self) {
+        if self.read > 0 {
+            self.buf.advance(self.read);
+            self.read = 0;
+        }
+    }
+
+    /// Checks the length of the next frame at `read` and skips its prefix;
+    /// `Some(len)` once the whole frame is buffered.
+    fn next_frame_len(&mut self) -> Result<Option<usize>, WireError> {
+        let rest = &self.buf[self.read..];
+        let Some(&[a, b, c, d]) = rest.first_chunk::<4>() else {
+            return Ok(None);
+        };
+        let len = u32::from_be_bytes([a, b, c, d]) as usize;
         if len == 0 {
             return Err(WireError::EmptyFrame);
         }
@@ -133,21 +173,22 @@ impl FrameDecoder {
                 max: self.max_frame_size,
             });
         }
-        if self.buf.len() < 4 + len {
+        if rest.len() < 4 + len {
             // Reserve what the claimed (and accepted) length needs, but at
             // most `RESERVE_AHEAD` beyond what arrived: a peer that claims a
             // large frame and sends nothing costs nothing.
-            self.buf
-                .reserve((4 + len - self.buf.len()).min(RESERVE_AHEAD));
+            let missing = 4 + len - rest.len();
+            self.compact();
+            self.buf.reserve(missing.min(RESERVE_AHEAD));
             return Ok(None);
         }
-        self.buf.advance(4);
-        Ok(Some(self.buf.split_to(len).freeze()))
+        self.read += 4;
+        Ok(Some(len))
     }
 
     /// Bytes buffered but not yet returned as frames.
     pub fn buffered(&self) -> usize {
-        self.buf.len()
+        self.buf.len() - self.read
     }
 }
 
@@ -462,6 +503,58 @@ impl Envelope {
         version: u8,
         last: &mut Option<Topic>,
     ) -> Result<Envelope, WireError> {
+        let env = EnvelopeRef::decode_cached(&frame, version, last)?;
+        Ok(Envelope {
+            sender: env.sender,
+            receiver: env.receiver,
+            kind: env.kind,
+            ttl: env.ttl,
+            topic: env.topic,
+            origin: env.origin,
+            payload: frame.slice_ref(env.payload),
+        })
+    }
+
+    /// Appends the envelope as a frame in the given protocol version: the
+    /// origin is written only for version 2.
+    pub fn encode_frame(&self, version: u8, out: &mut Vec<u8>) {
+        encode_envelope_frame(
+            out,
+            EnvelopeHeader {
+                sender: self.sender,
+                receiver: self.receiver,
+                kind: self.kind,
+                ttl: self.ttl,
+                topic: &self.topic,
+                origin: self.origin,
+            },
+            version,
+            &self.payload,
+        );
+    }
+}
+
+/// An envelope borrowed from the frame it was decoded from: the core reads
+/// frames in place, so a message costs no reference-counted buffer.
+#[derive(Clone, Debug)]
+pub(crate) struct EnvelopeRef<'a> {
+    pub(crate) sender: EndpointId,
+    pub(crate) receiver: EndpointId,
+    pub(crate) kind: EnvelopeType,
+    pub(crate) ttl: u16,
+    pub(crate) topic: Topic,
+    pub(crate) origin: Option<Origin>,
+    pub(crate) payload: &'a [u8],
+}
+
+impl<'a> EnvelopeRef<'a> {
+    /// Decodes a frame payload in place; `last` is the connection's last
+    /// topic, reused (not allocated again) while the topic repeats.
+    pub(crate) fn decode_cached(
+        frame: &'a [u8],
+        version: u8,
+        last: &mut Option<Topic>,
+    ) -> Result<EnvelopeRef<'a>, WireError> {
         if frame.len() < ENVELOPE_HEADER_LEN {
             return Err(WireError::EnvelopeTooShort(frame.len()));
         }
@@ -514,33 +607,15 @@ impl Envelope {
         } else {
             None
         };
-        Ok(Envelope {
+        Ok(EnvelopeRef {
             sender,
             receiver,
             kind,
             ttl,
             topic,
             origin,
-            payload: frame.slice(payload_start..),
+            payload: &frame[payload_start..],
         })
-    }
-
-    /// Appends the envelope as a frame in the given protocol version: the
-    /// origin is written only for version 2.
-    pub fn encode_frame(&self, version: u8, out: &mut Vec<u8>) {
-        encode_envelope_frame(
-            out,
-            EnvelopeHeader {
-                sender: self.sender,
-                receiver: self.receiver,
-                kind: self.kind,
-                ttl: self.ttl,
-                topic: &self.topic,
-                origin: self.origin,
-            },
-            version,
-            &self.payload,
-        );
     }
 }
 
@@ -603,6 +678,43 @@ mod tests {
         0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x41, 0x11, 0x81, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11,
         0x11,
     ]);
+
+    #[test]
+    fn frames_read_in_place_match_frames_split_off() {
+        // Three frames arriving in uneven pieces, read in place by one
+        // decoder and split off by another: the same frames, and nothing
+        // kept once they are read.
+        let bodies: [&[u8]; 3] = [b"a", b"bcdef", &[9; 300]];
+        let mut stream = Vec::new();
+        for body in bodies {
+            write_frame(&mut stream, |out| out.extend_from_slice(body));
+        }
+        let mut in_place = FrameDecoder::new(1024);
+        let mut split = FrameDecoder::new(1024);
+        let (mut seen_in_place, mut seen_split) = (Vec::new(), Vec::new());
+        for piece in stream.chunks(7) {
+            in_place.extend(piece);
+            while let Some(frame) = in_place.next_frame_in_place().unwrap() {
+                seen_in_place.push(frame.to_vec());
+            }
+            split.extend(piece);
+            while let Some(frame) = split.next_frame().unwrap() {
+                seen_split.push(frame.to_vec());
+            }
+            assert_eq!(in_place.buffered(), split.buffered());
+        }
+        let expected: Vec<Vec<u8>> = bodies.iter().map(|b| b.to_vec()).collect();
+        assert_eq!(seen_in_place, expected);
+        assert_eq!(seen_split, expected);
+        in_place.compact();
+        assert_eq!(in_place.buf.len(), 0);
+        // Errors are the same either way.
+        in_place.extend(&[0, 0, 0, 0]);
+        assert!(matches!(
+            in_place.next_frame_in_place(),
+            Err(WireError::EmptyFrame)
+        ));
+    }
 
     #[test]
     fn a_claimed_large_frame_reserves_only_what_arrives_plus_a_margin() {

@@ -8,6 +8,7 @@ use serde_json::Value;
 
 use super::*;
 use crate::data::Data;
+use crate::proto::wire::Envelope;
 
 // ---- transcript replay ----------------------------------------------------
 

@@ -24,6 +24,16 @@ pub(super) struct Routes {
     filter: Vec<Topic>,
     dirty: bool,
     generation: u64,
+    /// The last answer of [`Routes::matches`]: messages come in runs of
+    /// one topic. Cleared by every change of subscriptions or clients.
+    last_match: Option<LastMatch>,
+}
+
+struct LastMatch {
+    topic: Topic,
+    except: Option<SubscriberId>,
+    clients_only: bool,
+    subscribers: Vec<SubscriberId>,
 }
 
 impl Routes {
@@ -35,6 +45,7 @@ impl Routes {
             filter: Vec::new(),
             dirty: false,
             generation: 0,
+            last_match: None,
         }
     }
 
@@ -82,12 +93,14 @@ impl Routes {
     }
 
     pub(super) fn subscribe(&mut self, sub: SubscriberId, prefix: Topic) {
+        self.last_match = None;
         self.generation += 1;
         self.subscriptions.insert(prefix.as_str(), sub);
         self.dirty |= self.local_filter.add(prefix);
     }
 
     pub(super) fn unsubscribe(&mut self, sub: SubscriberId, prefix: &Topic) {
+        self.last_match = None;
         self.generation += 1;
         if self.subscriptions.remove(prefix.as_str(), &sub) {
             self.dirty |= self.local_filter.remove(prefix);
@@ -95,6 +108,7 @@ impl Routes {
     }
 
     pub(super) fn remove_subscriber(&mut self, sub: SubscriberId, prefixes: &[Topic]) {
+        self.last_match = None;
         for prefix in prefixes {
             self.unsubscribe(sub, prefix);
         }
@@ -102,6 +116,7 @@ impl Routes {
     }
 
     pub(super) fn add_client(&mut self, sub: SubscriberId) {
+        self.last_match = None;
         self.clients.insert(sub);
     }
 
@@ -122,11 +137,18 @@ impl Routes {
     /// The local subscribers matching `topic` (only clients if
     /// `clients_only`), without `except`, sorted and unique.
     pub(super) fn matches(
-        &self,
+        &mut self,
         topic: &Topic,
         except: Option<SubscriberId>,
         clients_only: bool,
     ) -> Vec<SubscriberId> {
+        if let Some(last) = &self.last_match
+            && last.except == except
+            && last.clients_only == clients_only
+            && last.topic == *topic
+        {
+            return last.subscribers.clone();
+        }
         let mut subs: Vec<SubscriberId> = self
             .subscriptions
             .matches(topic.as_str().as_bytes())
@@ -135,6 +157,12 @@ impl Routes {
             .collect();
         subs.sort_unstable();
         subs.dedup();
+        self.last_match = Some(LastMatch {
+            topic: topic.clone(),
+            except,
+            clients_only,
+            subscribers: subs.clone(),
+        });
         subs
     }
 
@@ -144,5 +172,36 @@ impl Routes {
             .counts()
             .filter(move |(topic, n)| *n > self.subscriptions.count_of(topic.as_str(), &except))
             .map(|(topic, _)| topic)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn topic(s: &str) -> Topic {
+        Topic::new(s).unwrap()
+    }
+
+    #[test]
+    fn the_remembered_match_follows_every_change() {
+        let (a, b) = (SubscriberId(1), SubscriberId(2));
+        let t = topic("zeek/events/x");
+        let mut routes = Routes::new();
+        routes.subscribe(a, topic("zeek/events"));
+        assert_eq!(routes.matches(&t, None, false), vec![a]);
+        // Asked again: the same answer (from the remembered match).
+        assert_eq!(routes.matches(&t, None, false), vec![a]);
+        assert_eq!(routes.matches(&t, Some(a), false), vec![]);
+        routes.subscribe(b, topic("zeek"));
+        assert_eq!(routes.matches(&t, None, false), vec![a, b]);
+        assert_eq!(routes.matches(&t, None, true), vec![]);
+        routes.add_client(b);
+        assert_eq!(routes.matches(&t, None, true), vec![b]);
+        routes.unsubscribe(a, &topic("zeek/events"));
+        assert_eq!(routes.matches(&t, None, false), vec![b]);
+        routes.remove_subscriber(b, &[topic("zeek")]);
+        assert_eq!(routes.matches(&t, None, false), vec![]);
+        assert_eq!(routes.matches(&topic("other"), None, false), vec![]);
     }
 }

@@ -137,6 +137,35 @@ fn ping_measures_every_round_trip_with_and_without_busy_polling() {
 }
 
 #[test]
+fn the_raw_floor_counts_frames_and_echoes_pings_in_both_modes() {
+    for (name, mode) in [
+        ("serve-raw", &[][..]),
+        ("serve-raw-blocking", &["--blocking"][..]),
+    ] {
+        let mut args = vec!["bench", "serve", "--raw"];
+        args.extend_from_slice(mode);
+        let server = Server::start(name, &args);
+        let out = send(
+            &server,
+            &["--raw", "--payload", "conn", "--events", "20000"],
+        );
+        assert_eq!(out["events"], 20000, "{name}: {out}");
+        assert_eq!(out["confirmed"], true, "{name}: {out}");
+        assert_eq!(out["raw"], true, "{name}: {out}");
+        let peer = server.peer();
+        let mut args = vec!["bench", "ping", "--raw", "--peer", &peer, "--count", "200"];
+        args.extend_from_slice(mode);
+        let out = result(&args);
+        assert_eq!(out["count"], 200, "{name}: {out}");
+        let (p50, p99) = (
+            out["p50_us"].as_f64().unwrap(),
+            out["p99_us"].as_f64().unwrap(),
+        );
+        assert!(0.0 < p50 && p50 <= p99, "{name}: {out}");
+    }
+}
+
+#[test]
 fn bad_bench_arguments_are_usage_errors() {
     for args in [
         &[

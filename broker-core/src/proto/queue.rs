@@ -1,11 +1,14 @@
 //! A peer's outbound queue: frames waiting to be written, back to back in
-//! one buffer, bounded by count and by bytes (see [`Config`]).
+//! a few large blocks, bounded by count and by bytes (see [`Config`]).
 //!
 //! Frames are copied in once and leave as one chunk of many frames without
-//! another copy ([`Outbound::take`] splits the buffer), so queuing a frame
-//! costs no allocation of its own. Their lengths are kept apart, so the
-//! overflow policy can still drop the oldest frame and a chunk can stop at
-//! a frame boundary.
+//! another copy ([`Outbound::take`] splits a block), so queuing a frame
+//! costs no allocation of its own. A full block is never grown: the next
+//! frame starts a new one, so a long queue (a slow peer, large messages) is
+//! never copied again when it grows, and memory is handed back block by
+//! block as chunks are written. A frame never spans two blocks. The
+//! frames' lengths are kept apart, so the overflow policy can still drop
+//! the oldest frame and a chunk can stop at a frame boundary.
 
 use std::collections::VecDeque;
 
@@ -13,40 +16,67 @@ use bytes::{Buf, Bytes, BytesMut};
 
 use super::types::Config;
 
+/// The size of a block (a frame larger than this gets a block of its own).
+/// As large as the chunks the runtime writes, so that a chunk is rarely cut
+/// short by a block's end.
+pub(super) const BLOCK: usize = 256 * 1024;
+
 /// Frames waiting to be written to one connection.
 #[derive(Default)]
 pub(super) struct Outbound {
-    /// The frames, oldest first.
-    buf: BytesMut,
+    /// The frames, oldest first, in blocks of at most [`BLOCK`] bytes (or
+    /// one larger frame).
+    blocks: VecDeque<BytesMut>,
     /// Each frame's length, in the same order.
     lens: VecDeque<usize>,
+    /// The bytes of all frames queued.
+    bytes: usize,
 }
 
 impl Outbound {
     /// Appends a frame.
     pub(super) fn push(&mut self, frame: &[u8]) {
-        self.buf.extend_from_slice(frame);
+        match self.blocks.back_mut() {
+            Some(block) if block.capacity() - block.len() >= frame.len() => {
+                block.extend_from_slice(frame);
+            }
+            _ => {
+                // An emptied block kept for its room, too small for this
+                // frame, goes (a queue's first block holds its first frame).
+                if self.blocks.back().is_some_and(BytesMut::is_empty) {
+                    self.blocks.pop_back();
+                }
+                let mut block = BytesMut::with_capacity(BLOCK.max(frame.len()));
+                block.extend_from_slice(frame);
+                self.blocks.push_back(block);
+            }
+        }
         self.lens.push_back(frame.len());
+        self.bytes += frame.len();
     }
 
     /// Drops the oldest frame; false if there was none.
     pub(super) fn pop(&mut self) -> bool {
-        match self.lens.pop_front() {
-            Some(len) => {
-                self.buf.advance(len);
-                true
-            }
-            None => false,
+        let Some(len) = self.lens.pop_front() else {
+            return false;
+        };
+        if let Some(block) = self.blocks.front_mut() {
+            block.advance(len);
         }
+        self.bytes -= len;
+        self.release_front();
+        true
     }
 
     /// Takes the oldest frames, at most about `max_bytes` of them but at
-    /// least one, as one chunk; with the number of frames.
+    /// least one, as one chunk; with the number of frames. A chunk ends at
+    /// the end of a block.
     pub(super) fn take(&mut self, max_bytes: usize) -> Option<(Bytes, usize)> {
+        let block = self.blocks.front_mut()?;
         let mut bytes = 0;
         let mut frames = 0;
         for &len in &self.lens {
-            if frames > 0 && bytes + len > max_bytes {
+            if bytes + len > block.len() || (frames > 0 && bytes + len > max_bytes) {
                 break;
             }
             bytes += len;
@@ -56,7 +86,18 @@ impl Outbound {
             return None;
         }
         self.lens.drain(..frames);
-        Some((self.buf.split_to(bytes).freeze(), frames))
+        self.bytes -= bytes;
+        let chunk = block.split_to(bytes).freeze();
+        self.release_front();
+        Some((chunk, frames))
+    }
+
+    /// Drops the first block once its frames are gone, unless it is the
+    /// only one (new frames then fill the rest of its room).
+    fn release_front(&mut self) {
+        if self.blocks.len() > 1 && self.blocks.front().is_some_and(BytesMut::is_empty) {
+            self.blocks.pop_front();
+        }
     }
 
     /// Frames queued.
@@ -66,7 +107,7 @@ impl Outbound {
 
     /// Bytes queued.
     pub(super) fn bytes(&self) -> usize {
-        self.buf.len()
+        self.bytes
     }
 
     pub(super) fn is_empty(&self) -> bool {
@@ -76,7 +117,7 @@ impl Outbound {
     /// At either limit of `config`: the overflow policy applies to the next
     /// message.
     pub(super) fn is_full(&self, config: &Config) -> bool {
-        self.lens.len() >= config.peer_buffer_size || self.buf.len() >= config.peer_buffer_bytes
+        self.lens.len() >= config.peer_buffer_size || self.bytes >= config.peer_buffer_bytes
     }
 }
 
@@ -117,9 +158,60 @@ mod tests {
             if i % 1000 == 0 {
                 drop(q.take(300));
             }
-            peak = peak.max(q.buf.capacity());
+            peak = peak.max(q.blocks.iter().map(BytesMut::capacity).sum::<usize>());
         }
-        assert!(peak < 64 * 1024, "capacity grew to {peak}");
+        assert!(peak <= 2 * BLOCK, "capacity grew to {peak}");
+    }
+
+    #[test]
+    fn a_long_queue_fills_blocks_without_copying_them() {
+        let mut q = Outbound::default();
+        let frame: Vec<u8> = (0..9000u32).map(|i| i as u8).collect();
+        for i in 0..1000u32 {
+            let mut f = frame.clone();
+            f[..4].copy_from_slice(&i.to_be_bytes());
+            q.push(&f);
+        }
+        assert_eq!((q.len(), q.bytes()), (1000, 9_000_000));
+        // Whole blocks, never grown: each holds as many frames as fit.
+        let per_block = BLOCK / frame.len();
+        assert_eq!(q.blocks.len(), 1000usize.div_ceil(per_block));
+        assert!(q.blocks.iter().all(|b| b.capacity() == BLOCK));
+        // Out in order, in chunks that stop at a block's end.
+        let mut next = 0u32;
+        while let Some((chunk, n)) = q.take(usize::MAX) {
+            assert!(n <= per_block && chunk.len() == n * frame.len());
+            for f in chunk.chunks(frame.len()) {
+                assert_eq!(f[..4], next.to_be_bytes());
+                assert_eq!(f[4..], frame[4..]);
+                next += 1;
+            }
+        }
+        assert_eq!((next, q.len(), q.bytes()), (1000, 0, 0));
+        assert_eq!(q.blocks.len(), 1);
+    }
+
+    #[test]
+    fn a_frame_larger_than_a_block_has_one_of_its_own() {
+        let mut q = Outbound::default();
+        let big = vec![3u8; BLOCK + 10];
+        q.push(b"a");
+        q.push(&big);
+        q.push(b"b");
+        assert_eq!(q.blocks.len(), 3);
+        assert_eq!(&q.take(usize::MAX).unwrap().0[..], b"a");
+        let (chunk, n) = q.take(10).unwrap();
+        assert_eq!((chunk.len(), n), (BLOCK + 10, 1));
+        assert!(q.pop());
+        assert!(q.is_empty() && q.take(1).is_none());
+        // An emptied block with no room left is replaced, not kept in front.
+        let mut q = Outbound::default();
+        let fill = vec![1u8; BLOCK];
+        q.push(&fill);
+        assert!(q.take(usize::MAX).is_some());
+        q.push(b"c");
+        assert_eq!(q.blocks.len(), 1);
+        assert!(q.pop() && q.is_empty());
     }
 
     #[test]

@@ -6,7 +6,7 @@ NEW=${NEW:-target/release/broker}
 BUILDS=("$NEW")
 if [ -n "${BASE:-}" ]; then BUILDS=("$BASE" "$NEW"); fi
 SECS=${SECS:-12}
-for payload in tiny conn table; do
+for payload in ${PAYLOADS:-tiny conn table}; do
   for b in "${BUILDS[@]}"; do
     rm -f /tmp/bench-memory-ready
     $b bench serve --disable-ssl --listen 127.0.0.1:0 --ready-file /tmp/bench-memory-ready 2>/dev/null & server=$!

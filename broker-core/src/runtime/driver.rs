@@ -26,8 +26,9 @@ use crate::status::{ErrorCode, PeerStatus};
 use crate::tls::{TlsConfig, TlsStream};
 use crate::topic::Topic;
 
-/// How many publish requests wait in the channel at most.
-const PUBLISH_QUEUE: usize = 1024;
+/// How many publish requests wait in the channel at most. The driver takes
+/// them in batches of up to as many again, so at most 1,024 are held.
+const PUBLISH_QUEUE: usize = 512;
 /// How many read chunks wait for the driver at most.
 const INPUT_QUEUE: usize = 64;
 /// The largest chunk handed to a writer at once.

@@ -235,10 +235,31 @@ fn bind_now(
 }
 
 /// The bin v1 encoding of a value to publish.
+/// The bin v1 encoding of a value to publish, in a vector of its exact
+/// size: encoded into a per-thread buffer that is kept between calls (no
+/// growth step by step per message), then copied once. Queued messages
+/// thus hold no spare capacity.
 fn encode(data: impl ToData) -> Vec<u8> {
-    let mut payload = Vec::new();
-    data.into_bin(&mut payload);
-    payload
+    /// A buffer grown past this is let go after use.
+    const KEEP: usize = 1 << 20;
+    thread_local! {
+        static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    SCRATCH.with(|scratch| {
+        let Ok(mut scratch) = scratch.try_borrow_mut() else {
+            // Only if a value's conversion publishes itself.
+            let mut payload = Vec::new();
+            data.into_bin(&mut payload);
+            return payload;
+        };
+        scratch.clear();
+        data.into_bin(&mut scratch);
+        let payload = scratch.to_vec();
+        if scratch.capacity() > KEEP {
+            *scratch = Vec::new();
+        }
+        payload
+    })
 }
 
 /// A handle to an [`Endpoint`] that does not keep it alive.

@@ -542,7 +542,9 @@ impl<'a> Reader<'a> {
             }));
         };
         self.elements = left;
-        let mut slots = Vec::new();
+        // Exactly the first slots (growing an empty vector would round
+        // small containers up to four slots).
+        let mut slots = Vec::with_capacity(count.min(PREALLOCATE));
         slots.resize_with(count.min(PREALLOCATE), T::default);
         for i in 0..count {
             if i == slots.len() {

@@ -907,16 +907,12 @@ impl Core {
             }
         }
         let for_us = env.receiver.is_nil() || env.receiver == id;
+        let mut delivery = None;
         if env.kind == EnvelopeType::Data && for_us {
             let subscribers = self.routes.matches(&env.topic, None, false);
             if !subscribers.is_empty() {
                 match bin::decode(env.payload) {
-                    Ok(data) => self.events.push_back(Event::Deliver {
-                        topic: env.topic.clone(),
-                        data,
-                        size: env.payload.len(),
-                        subscribers,
-                    }),
+                    Ok(data) => delivery = Some((data, subscribers)),
                     Err(e) => {
                         self.counters.malformed_values += 1;
                         self.events.push_back(Event::Error {
@@ -933,6 +929,22 @@ impl Core {
                 }
             }
         }
+        self.relay(conn, &env);
+        if let Some((data, subscribers)) = delivery {
+            // The envelope's topic itself (not a copy) goes to the subscribers.
+            self.events.push_back(Event::Deliver {
+                size: env.payload.len(),
+                topic: env.topic,
+                data,
+                subscribers,
+            });
+        }
+    }
+
+    /// Sends a received message on to the peers that want it, but not back
+    /// to the last hop.
+    fn relay(&mut self, conn: ConnectionId, env: &EnvelopeRef<'_>) {
+        let id = self.config.id;
         if !self.config.forward || env.receiver == id || env.ttl <= 1 {
             return;
         }

@@ -316,10 +316,20 @@ impl<'a> Reader<'a> {
         Ok(bytes)
     }
 
+    /// The next `N` bytes as an array, read in one load (building it byte
+    /// by byte and then reading it as a number stalled on store forwarding).
     pub(crate) fn array<const N: usize>(&mut self) -> Result<[u8; N], DecodeError> {
-        let mut out = [0u8; N];
-        out.copy_from_slice(self.take(N)?);
-        Ok(out)
+        let rest = self.input.get(self.pos..).unwrap_or_default();
+        match rest.first_chunk::<N>() {
+            Some(bytes) => {
+                self.pos += N;
+                Ok(*bytes)
+            }
+            None => Err(DecodeError::Truncated {
+                offset: self.input.len(),
+                needed: N - rest.len(),
+            }),
+        }
     }
 
     pub(crate) fn u8(&mut self) -> Result<u8, DecodeError> {

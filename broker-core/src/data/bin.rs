@@ -411,8 +411,7 @@ impl<'a> Reader<'a> {
             *slot = Data::String(ByteString::from_window(window, usize::from(len)));
             return Ok(());
         }
-        *slot = self.value(depth)?;
-        Ok(())
+        self.decode_into(depth, slot)
     }
 
     /// A varbyte element count, checked against the bytes left: each element
@@ -432,12 +431,22 @@ impl<'a> Reader<'a> {
 
     /// Errors are boxed so that the hot path moves small results.
     pub(crate) fn value(&mut self, depth: usize) -> Result<Data, Box<DecodeError>> {
+        let mut value = Data::None;
+        self.decode_into(depth, &mut value)?;
+        Ok(value)
+    }
+
+    /// Decodes a value into `slot` (which holds [`Data::None`]). The value is
+    /// built where it stays: returning it through memory to be copied into
+    /// a container's slot read back the fresh stores in other sizes, a
+    /// store-forwarding stall on every element.
+    fn decode_into(&mut self, depth: usize, slot: &mut Data) -> Result<(), Box<DecodeError>> {
         let offset = self.pos;
         let tag = self.u8()?;
         let Some(data_type) = DataType::from_tag(tag) else {
             return Err(Box::new(DecodeError::UnknownTag { offset, tag }));
         };
-        Ok(match data_type {
+        *slot = match data_type {
             DataType::None => Data::None,
             DataType::Boolean => Data::Boolean(self.u8()? != 0),
             DataType::Count => Data::Count(self.u64()?),
@@ -507,7 +516,8 @@ impl<'a> Reader<'a> {
                 // each reserve for the whole rest of the input.
                 Data::Vector(self.slots(count, |reader, item| reader.value_into(depth + 1, item))?)
             }
-        })
+        };
+        Ok(())
     }
 
     fn check_depth(&self, depth: usize, offset: usize) -> Result<(), DecodeError> {

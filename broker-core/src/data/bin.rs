@@ -106,7 +106,9 @@ pub fn encode_into(data: &Data, out: &mut Vec<u8>) {
 /// Decodes exactly one bin v1 value that fills all of `input`.
 pub fn decode(input: &[u8]) -> Result<Data, DecodeError> {
     let mut reader = Reader::new(input);
-    let value = reader.value(0).map_err(|e| *e)?;
+    // Decoded into the value returned (see `Reader::decode_into`).
+    let mut value = Data::None;
+    reader.decode_into(0, &mut value).map_err(|e| *e)?;
     if reader.pos != input.len() {
         return Err(DecodeError::TrailingBytes {
             offset: reader.pos,

@@ -576,18 +576,27 @@ fn proxy_bench(args: &ProxyBenchArgs) -> anyhow::Result<()> {
     // is what the proxy takes and passes on.
     set_nodrop(&mut xpub)?;
     xpub.connect(&args.zeromq_connect.xsub)?;
-    // The first subscription shows the path works; a proxy's XSUB may pass
-    // a topic upstream once, so give the other subscribers' a moment.
-    let wait = Instant::now() + Duration::from_secs(10);
-    loop {
+    // Start once every subscriber's subscription came through the proxy
+    // (a proxy with XPUB_VERBOSER, as Zeek's, passes each one on; starting
+    // at the first let a later subscriber miss the first events). A proxy
+    // that passes a topic upstream only once gets 2 s for the others.
+    let subscribers = args.subscribers.max(1);
+    let mut seen = 0;
+    let mut wait = Instant::now() + Duration::from_secs(10);
+    while seen < subscribers {
         if Instant::now() > wait {
-            bail!("the proxy passed on no subscription");
-        }
-        if xpub.poll(zmq::POLLIN, 100)? > 0 && xpub.recv_bytes(0)?.first() == Some(&1) {
+            if seen == 0 {
+                bail!("the proxy passed on no subscription");
+            }
             break;
         }
+        if xpub.poll(zmq::POLLIN, 100)? > 0 && xpub.recv_bytes(0)?.first() == Some(&1) {
+            seen += 1;
+            if seen == 1 {
+                wait = Instant::now() + Duration::from_secs(2);
+            }
+        }
     }
-    std::thread::sleep(Duration::from_millis(300));
     let start = Instant::now();
     for _ in 0..n {
         xpub.send(&topic[..], zmq::SNDMORE)?;

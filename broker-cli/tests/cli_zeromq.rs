@@ -433,3 +433,30 @@ fn a_plain_node_against_a_curve_proxy_exits_1() {
         "{err}"
     );
 }
+
+#[test]
+fn bench_proxy_starts_once_every_subscriber_is_connected() {
+    // Three subscribers: the run starts only when each subscription has
+    // come through the proxy, so every one gets every event.
+    let (_proxy, xsub, xpub) = proxy("bench-proxy");
+    let connect = format!("{xsub},{xpub}");
+    let out = run(&[
+        "bench",
+        "proxy",
+        "--zeromq-connect",
+        &connect,
+        "--events",
+        "20000",
+        "--subscribers",
+        "3",
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let result: Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(result["subscribers"], 3, "{result}");
+    assert_eq!(result["received"], 20000, "{result}");
+}

@@ -411,18 +411,8 @@ async fn send(args: SendArgs) -> anyhow::Result<()> {
             (sent, false)
         }
     };
-    let seconds = start.elapsed().as_secs_f64();
-    let rate = events as f64 / seconds;
-    println!(
-        "{}",
-        json!({
-            "events": events,
-            "seconds": (seconds * 1000.0).round() / 1000.0,
-            "events_per_sec": rate.round(),
-            "bytes_per_sec": (rate * bytes_per_event as f64).round(),
-            "confirmed": confirmed,
-        })
-    );
+    let result = send_result(events, start.elapsed(), bytes_per_event, confirmed);
+    println!("{result}");
     ep.shutdown().await?;
     Ok(())
 }
@@ -509,6 +499,25 @@ async fn ping(args: PingArgs) -> anyhow::Result<()> {
     print_rtts(rtts);
     ep.shutdown().await?;
     Ok(())
+}
+
+/// The JSON line of `bench send` (and of `send --raw`, which adds a field):
+/// `events` in `elapsed`, `bytes_per_event` each.
+pub(crate) fn send_result(
+    events: u64,
+    elapsed: Duration,
+    bytes_per_event: u64,
+    confirmed: bool,
+) -> serde_json::Value {
+    let seconds = elapsed.as_secs_f64();
+    let rate = events as f64 / seconds;
+    json!({
+        "events": events,
+        "seconds": (seconds * 1000.0).round() / 1000.0,
+        "events_per_sec": rate.round(),
+        "bytes_per_sec": (rate * bytes_per_event as f64).round(),
+        "confirmed": confirmed,
+    })
 }
 
 /// Prints the ping's JSON line: count, p50, p99 and max in microseconds.

@@ -175,19 +175,14 @@ pub(crate) async fn send(
     let mut count = [0u8; 8];
     stream.read_exact(&mut count).await?;
     let received = u64::from_be_bytes(count);
-    let seconds = start.elapsed().as_secs_f64();
-    let rate = received as f64 / seconds;
-    println!(
-        "{}",
-        json!({
-            "events": received,
-            "seconds": (seconds * 1000.0).round() / 1000.0,
-            "events_per_sec": rate.round(),
-            "bytes_per_sec": (rate * frame.len() as f64).round(),
-            "confirmed": received == sent,
-            "raw": true,
-        })
+    let mut result = crate::bench::send_result(
+        received,
+        start.elapsed(),
+        frame.len() as u64,
+        received == sent,
     );
+    result["raw"] = json!(true);
+    println!("{result}");
     Ok(())
 }
 

@@ -363,9 +363,6 @@ async fn send(args: SendArgs) -> anyhow::Result<()> {
     } else {
         1_000_000
     });
-    let deadline = args
-        .seconds
-        .map(|s| Instant::now() + Duration::from_secs_f64(s.max(0.0)));
     // The server counts every event it ever received; ask for the count
     // before and after, and report the difference. Through ZeroMQ, our
     // question is lost until the server's subscriptions have reached us:
@@ -377,7 +374,12 @@ async fn send(args: SendArgs) -> anyhow::Result<()> {
             baseline = sync(&ep, &mut acks, Duration::from_millis(300)).await?;
         }
     }
+    // The time bound starts now, after the question (which waits 3 s for
+    // a peer that is not a bench server).
     let start = Instant::now();
+    let deadline = args
+        .seconds
+        .map(|s| start + Duration::from_secs_f64(s.max(0.0)));
     let mut sent = 0u64;
     while sent < limit {
         if sent.is_multiple_of(1024) && deadline.is_some_and(|d| Instant::now() >= d) {

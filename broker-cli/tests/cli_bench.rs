@@ -105,6 +105,12 @@ fn send_to_a_peer_that_is_not_a_bench_server_counts_what_it_wrote() {
     let out = send(&node, &["--disable-ssl", "--events", "2000"]);
     assert_eq!(out["events"], 2000);
     assert_eq!(out["confirmed"], false);
+    // A time bound counts from the first event, not from the question the
+    // node never answers (3 s): the run sends for its full second.
+    let out = send(&node, &["--disable-ssl", "--seconds", "1"]);
+    assert!(out["events"].as_u64().unwrap() > 0, "{out}");
+    assert!(out["seconds"].as_f64().unwrap() >= 0.9, "{out}");
+    assert_eq!(out["confirmed"], false);
 }
 
 #[test]

@@ -159,7 +159,9 @@ pub enum UnauthenticatedTls {
     /// Broker's default: TLS 1.2 with anonymous ECDH (`AECDH-AES256-SHA`,
     /// OpenSSL security level 0, curve P-384), no certificates. Peers with
     /// Zeek and Broker in their default configuration, and with every
-    /// broker-rs endpoint. Needs the `openssl` feature (on by default).
+    /// broker-rs endpoint; two broker-rs endpoints agree on the faster
+    /// anonymous AEAD suite `ADH-AES256-GCM-SHA384` instead, which Broker
+    /// never offers. Needs the `openssl` feature (on by default).
     #[cfg_attr(feature = "openssl", default)]
     Anonymous,
     /// rustls with a self-signed certificate generated at start; any peer

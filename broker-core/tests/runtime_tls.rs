@@ -779,7 +779,7 @@ fn ephemeral() -> Options {
 
 #[cfg(feature = "openssl")]
 #[tokio::test]
-async fn default_mode_speaks_brokers_anonymous_tls_on_the_wire() {
+async fn two_default_endpoints_agree_on_anonymous_aes_gcm() {
     assert_eq!(
         Options::default().unauthenticated_tls,
         UnauthenticatedTls::Anonymous
@@ -787,10 +787,50 @@ async fn default_mode_speaks_brokers_anonymous_tls_on_the_wire() {
     let seen = captured_exchange(base(), base()).await;
     assert_encrypted(&seen);
     let flight = server_flight(&seen.to_client);
-    // TLS 1.2, TLS_ECDH_anon_WITH_AES_256_CBC_SHA, and a first flight of
-    // ServerHello, ServerKeyExchange, ServerHelloDone: no Certificate (11)
-    // and no CertificateRequest (13). (OpenSSL's NewSessionTicket follows
-    // in the second flight.)
+    // TLS 1.2, TLS_DH_anon_WITH_AES_256_GCM_SHA384 (our client offers it
+    // before Broker's suite), and a first flight of ServerHello,
+    // ServerKeyExchange, ServerHelloDone: no Certificate (11) and no
+    // CertificateRequest (13).
+    assert_eq!(flight.version, 0x0303, "{flight:?}");
+    assert_eq!(flight.cipher_suite, 0x00A7, "{flight:?}");
+    assert_eq!(flight.messages[..3], [2, 12, 14], "{flight:?}");
+}
+
+/// The handshake of a client configured as Broker configures its default
+/// mode (only `AECDH-AES256-SHA`, curve P-384, no verification) with the
+/// listener at `port`; returns the negotiated suite's name.
+#[cfg(feature = "openssl")]
+async fn broker_like_handshake(port: u16) -> String {
+    use openssl::ssl::{Ssl, SslContext, SslMethod, SslVerifyMode, SslVersion};
+    use std::pin::Pin;
+    let mut context = SslContext::builder(SslMethod::tls_client()).unwrap();
+    context
+        .set_min_proto_version(Some(SslVersion::TLS1_2))
+        .unwrap();
+    context.set_verify(SslVerifyMode::NONE);
+    context.set_groups_list("P-384").unwrap();
+    context
+        .set_cipher_list("AECDH-AES256-SHA@SECLEVEL=0")
+        .unwrap();
+    let ssl = Ssl::new(&context.build()).unwrap();
+    let tcp = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    let mut tls = tokio_openssl::SslStream::new(ssl, tcp).unwrap();
+    tokio::time::timeout(WAIT, Pin::new(&mut tls).connect())
+        .await
+        .expect("handshake in time")
+        .expect("handshake");
+    tls.ssl().current_cipher().unwrap().name().to_owned()
+}
+
+#[cfg(feature = "openssl")]
+#[tokio::test]
+async fn a_broker_like_client_gets_brokers_anonymous_suite_on_the_wire() {
+    let server = Endpoint::new(base()).unwrap();
+    let port = server.listen("127.0.0.1", 0).await.unwrap();
+    let (relay, seen) = recording_relay(port).await;
+    assert_eq!(broker_like_handshake(relay).await, "AECDH-AES256-SHA");
+    let flight = server_flight(&seen.lock().unwrap().to_client);
+    // TLS 1.2, TLS_ECDH_anon_WITH_AES_256_CBC_SHA, the same first flight.
     assert_eq!(flight.version, 0x0303, "{flight:?}");
     assert_eq!(flight.cipher_suite, 0xC019, "{flight:?}");
     assert_eq!(flight.messages[..3], [2, 12, 14], "{flight:?}");

@@ -105,17 +105,25 @@ pub fn encode_into(data: &Data, out: &mut Vec<u8>) {
 
 /// Decodes exactly one bin v1 value that fills all of `input`.
 pub fn decode(input: &[u8]) -> Result<Data, DecodeError> {
-    let mut reader = Reader::new(input);
     // Decoded into the value returned (see `Reader::decode_into`).
     let mut value = Data::None;
-    reader.decode_into(0, &mut value).map_err(|e| *e)?;
+    decode_in_place(input, &mut value)?;
+    Ok(value)
+}
+
+/// [`decode`] into `slot`, which should hold [`Data::None`]: for a value
+/// that is decoded where it stays (see `Core::deliver`). On error the slot
+/// holds [`Data::None`] or, for trailing bytes, the value before them.
+pub(crate) fn decode_in_place(input: &[u8], slot: &mut Data) -> Result<(), DecodeError> {
+    let mut reader = Reader::new(input);
+    reader.decode_into(0, slot).map_err(|e| *e)?;
     if reader.pos != input.len() {
         return Err(DecodeError::TrailingBytes {
             offset: reader.pos,
             count: input.len() - reader.pos,
         });
     }
-    Ok(value)
+    Ok(())
 }
 
 /// Why bytes are not a valid bin v1 value. Every variant carries the offset

@@ -907,50 +907,76 @@ impl Core {
             }
         }
         let for_us = env.receiver.is_nil() || env.receiver == id;
-        let mut delivery = None;
-        if env.kind == EnvelopeType::Data && for_us {
-            let subscribers = self.routes.matches(&env.topic, None, false);
-            if !subscribers.is_empty() {
-                match bin::decode(env.payload) {
-                    Ok(data) => delivery = Some((data, subscribers)),
-                    Err(e) => {
-                        self.counters.malformed_values += 1;
-                        self.events.push_back(Event::Error {
-                            conn: Some(conn),
-                            peer: self.remote_of(conn),
-                            code: ErrorCode::DeserializationFailed,
-                            message: format!(
-                                "dropped a message on {} with a malformed value: {e}",
-                                env.topic
-                            ),
-                        });
-                        return;
-                    }
-                }
+        let subscribers = if env.kind == EnvelopeType::Data && for_us {
+            self.routes.matches(&env.topic, None, false)
+        } else {
+            Vec::new()
+        };
+        let relaying = self.relay_targets(conn, &env);
+        if subscribers.is_empty() {
+            if relaying {
+                self.relay(&env);
             }
+            return;
         }
-        self.relay(conn, &env);
-        if let Some((data, subscribers)) = delivery {
-            // The envelope's topic itself (not a copy) goes to the subscribers.
-            self.events.push_back(Event::Deliver {
-                size: env.payload.len(),
-                topic: env.topic,
-                data,
-                subscribers,
-            });
+        // A malformed value is neither delivered nor relayed. The topic
+        // moves into the delivery unless the relay needs it too.
+        if relaying {
+            if self.deliver(conn, env.topic.clone(), env.payload, subscribers) {
+                self.relay(&env);
+            }
+        } else {
+            self.deliver(conn, env.topic, env.payload, subscribers);
         }
     }
 
-    /// Sends a received message on to the peers that want it, but not back
-    /// to the last hop.
-    fn relay(&mut self, conn: ConnectionId, env: &EnvelopeRef<'_>) {
+    /// Queues the delivery of a received message and decodes its value
+    /// straight into the queued event: decoding into a local and moving it
+    /// read the freshly written value back in other sizes, a
+    /// store-forwarding stall per message. A malformed value becomes an
+    /// error event instead (false).
+    fn deliver(
+        &mut self,
+        conn: ConnectionId,
+        topic: Topic,
+        payload: &[u8],
+        subscribers: Vec<SubscriberId>,
+    ) -> bool {
+        self.events.push_back(Event::Deliver {
+            size: payload.len(),
+            topic,
+            data: Data::None,
+            subscribers,
+        });
+        let decoded = match self.events.back_mut() {
+            Some(Event::Deliver { data, .. }) => bin::decode_in_place(payload, data),
+            _ => Ok(()),
+        };
+        let Err(e) = decoded else { return true };
+        let topic = match self.events.pop_back() {
+            Some(Event::Deliver { topic, .. }) => topic.to_string(),
+            _ => String::new(),
+        };
+        self.counters.malformed_values += 1;
+        self.events.push_back(Event::Error {
+            conn: Some(conn),
+            peer: self.remote_of(conn),
+            code: ErrorCode::DeserializationFailed,
+            message: format!("dropped a message on {topic} with a malformed value: {e}"),
+        });
+        false
+    }
+
+    /// Collects into `scratch` the peers a received message goes on to
+    /// (those that want it, but not the last hop); whether there are any.
+    fn relay_targets(&mut self, conn: ConnectionId, env: &EnvelopeRef<'_>) -> bool {
         let id = self.config.id;
+        self.scratch.clear();
         if !self.config.forward || env.receiver == id || env.ttl <= 1 {
-            return;
+            return false;
         }
         let last_hop = self.remote_of(conn);
         let mut targets = std::mem::take(&mut self.scratch);
-        targets.clear();
         if env.receiver.is_nil() {
             targets.extend(
                 self.peers
@@ -962,12 +988,16 @@ impl Core {
         } else {
             targets.extend(self.peers.get(&env.receiver).copied());
         }
-        if targets.is_empty() {
-            self.scratch = targets;
-            return;
-        }
+        self.scratch = targets;
+        !self.scratch.is_empty()
+    }
+
+    /// Sends a received message on to the peers [`Core::relay_targets`]
+    /// collected.
+    fn relay(&mut self, env: &EnvelopeRef<'_>) {
+        let targets = std::mem::take(&mut self.scratch);
         let header = EnvelopeHeader {
-            sender: id,
+            sender: self.config.id,
             receiver: env.receiver,
             kind: env.kind,
             ttl: env.ttl - 1,

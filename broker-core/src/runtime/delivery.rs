@@ -168,28 +168,27 @@ impl Local {
     ) -> Vec<SubscriberId> {
         let mut gone = Vec::new();
         let last = subscribers.len().saturating_sub(1);
-        let mut data = Some(data);
+        // The last subscriber gets the topic and the value themselves, the
+        // others copies (one subscriber: no reference count touched).
+        let mut parts = Some((topic, data));
         // Clients share one delivery (and its JSON rendering).
         let mut shared: Option<Arc<Delivery>> = None;
         for (i, sub) in subscribers.into_iter().enumerate() {
-            let mut value = || {
-                if i == last {
-                    data.take().unwrap_or_default()
+            let mut message = || {
+                let (topic, data) = if i == last {
+                    parts.take()
                 } else {
-                    data.clone().unwrap_or_default()
+                    parts.clone()
                 }
+                .unwrap_or_default();
+                Message { topic, data }
             };
             // Clients never hold the driver up: their queues apply the
             // overflow policy at once.
             if let Some((queue, _, transport)) = self.clients.get(&sub) {
                 let slot = traffic_slot(*transport);
                 let delivery = shared
-                    .get_or_insert_with(|| {
-                        Arc::new(Delivery::new(Message {
-                            topic: topic.clone(),
-                            data: value(),
-                        }))
-                    })
+                    .get_or_insert_with(|| Arc::new(Delivery::new(message())))
                     .clone();
                 let dropped_before = queue.dropped();
                 let outcome = queue.push(delivery, size);
@@ -213,10 +212,7 @@ impl Local {
                 }
                 continue;
             }
-            let msg = Message {
-                topic: topic.clone(),
-                data: value(),
-            };
+            let msg = message();
             if !self.pending.is_empty() {
                 self.pending.push_back((sub, msg));
                 continue;

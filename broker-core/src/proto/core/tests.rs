@@ -741,6 +741,32 @@ fn malformed_value_from_a_peer_is_dropped_with_an_error() {
 }
 
 #[test]
+fn a_forwarder_that_subscribed_relays_only_well_formed_values() {
+    // Node 1 decodes what it delivers; a value it cannot decode goes no
+    // further, while the good one reaches node 2 as well, with its topic.
+    let mut net = Net::new(3, true);
+    net.subscribe(1, "/t");
+    net.subscribe(2, "/t");
+    net.connect(0, 1);
+    net.connect(1, 2);
+    net.drive();
+    net.nodes[0].publish_encoded(&topic("/t/bad"), &[0x0f]);
+    net.nodes[0].publish_encoded(&topic("/t/trailing"), &[0x02, 0, 0, 0, 0, 0, 0, 0, 7, 0]);
+    net.publish(0, "/t/good", Data::Count(2));
+    net.drive();
+    assert_eq!(
+        net.errors[1],
+        [
+            ErrorCode::DeserializationFailed,
+            ErrorCode::DeserializationFailed
+        ]
+    );
+    assert_eq!(net.received[1], [("/t/good".to_owned(), Data::Count(2))]);
+    assert_eq!(net.received[2], [("/t/good".to_owned(), Data::Count(2))]);
+    assert!(net.errors[2].is_empty());
+}
+
+#[test]
 fn full_queue_applies_the_overflow_policy() {
     for (policy, expect_peers, expect_queued) in [
         (OverflowPolicy::DropOldest, 1, 4),

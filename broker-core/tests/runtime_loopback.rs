@@ -258,6 +258,36 @@ async fn twenty_thousand_messages_arrive_once_and_in_order() {
 }
 
 #[tokio::test]
+async fn large_messages_to_a_late_reader_arrive_whole_and_in_order() {
+    // Plain TCP: the driver writes what fits at once itself and hands the
+    // rest to the connection's writer task. Messages larger than the socket
+    // buffers, to a subscriber that starts reading late, take both paths
+    // (partial direct writes, then the writer, then direct again).
+    let (server, client, _) = pair().await;
+    let mut sub = server.subscribe(["/big"]).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    const COUNT: usize = 48;
+    let body = |i: usize| vec![b'a' + (i % 26) as u8; 300_000 + i * 1_001];
+    let sender = tokio::spawn(async move {
+        for i in 0..COUNT {
+            let data = Data::String(body(i).into());
+            client.publish("/big", data).await.unwrap();
+        }
+        client
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for i in 0..COUNT {
+        let msg = sub.recv_timeout(WAIT).await.expect("message in time");
+        let Data::String(got) = msg.data else {
+            panic!("not a string: message {i}");
+        };
+        assert!(got.as_bytes() == body(i).as_slice(), "message {i} differs");
+    }
+    assert!(sub.recv_timeout(Duration::from_millis(200)).await.is_none());
+    drop(sender.await.unwrap());
+}
+
+#[tokio::test]
 async fn garbage_and_huge_length_headers_do_not_disturb_other_peers() {
     let (server, client, port) = pair().await;
     let mut sub = server.subscribe(["/ok"]).await.unwrap();

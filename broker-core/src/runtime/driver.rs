@@ -841,7 +841,7 @@ impl Driver {
         let conn = ConnectionId(self.next_conn);
         let (input, events) = (self.input_tx.clone(), self.io_tx.clone());
         let tasks = match stream {
-            PeerStream::Plain(stream) => io::spawn_connection(stream, conn, input, events),
+            PeerStream::Plain(stream) => io::spawn_plain_connection(stream, conn, input, events),
             PeerStream::Tls(TlsStream::Rustls(stream)) => {
                 io::spawn_connection(*stream, conn, input, events)
             }
@@ -881,13 +881,31 @@ impl Driver {
         if c.busy || !self.core.has_transmit(conn) {
             return;
         }
-        let Some((chunk, _)) = self.core.poll_transmit_chunk(conn, WRITE_CHUNK) else {
+        loop {
+            let Some((mut chunk, _)) = self.core.poll_transmit_chunk(conn, WRITE_CHUNK) else {
+                return;
+            };
+            // The writer is idle: on plain TCP, write what fits now. What
+            // does not fit (or an error, which the writer then reports) goes
+            // to the writer, in order.
+            if let Some(socket) = &c.tasks.direct
+                && let Ok(n) = socket.try_write(&chunk)
+            {
+                self.counters.sent_bytes += n as u64;
+                if n == chunk.len() {
+                    if !self.core.has_transmit(conn) {
+                        return;
+                    }
+                    continue;
+                }
+                let _ = chunk.split_to(n);
+            }
+            let len = chunk.len() as u64;
+            if c.tasks.writer.try_send(chunk).is_ok() {
+                c.busy = true;
+                self.counters.sent_bytes += len;
+            }
             return;
-        };
-        let len = chunk.len() as u64;
-        if c.tasks.writer.try_send(chunk).is_ok() {
-            c.busy = true;
-            self.counters.sent_bytes += len;
         }
     }
 

@@ -68,6 +68,9 @@ pub(crate) struct Input {
 pub(crate) struct ConnTasks {
     /// Chunks to write; dropping it closes the write side after the last chunk.
     pub(crate) writer: mpsc::Sender<Bytes>,
+    /// A plain TCP connection's socket, which the driver writes to itself
+    /// while the writer has nothing (see [`spawn_plain_connection`]).
+    pub(crate) direct: Option<Arc<TcpStream>>,
     reader: AbortHandle,
 }
 
@@ -139,7 +142,97 @@ where
         let _ = wr.flush().await;
         let _ = wr.shutdown().await;
     });
-    ConnTasks { writer, reader }
+    ConnTasks {
+        writer,
+        direct: None,
+        reader,
+    }
+}
+
+/// Starts the reader and writer tasks of a plain TCP connection, which share
+/// the socket with the driver: while the writer has nothing to do, the
+/// driver writes what fits at once itself (`try_write`), and only the rest
+/// goes to the writer task. A chunk that leaves at once then costs no task
+/// switch and no `Drained` round trip, which is most of them below
+/// saturation (a ping's answer, a trickle of events).
+pub(crate) fn spawn_plain_connection(
+    stream: TcpStream,
+    conn: ConnectionId,
+    input: mpsc::Sender<Input>,
+    events: mpsc::UnboundedSender<IoEvent>,
+) -> ConnTasks {
+    let stream = Arc::new(stream);
+    let (writer, mut chunks) = mpsc::channel::<Bytes>(2);
+    let rd = stream.clone();
+    let reader = tokio::spawn(async move {
+        let mut buf = BytesMut::with_capacity(READ_CHUNK);
+        loop {
+            if buf.capacity() - buf.len() < READ_CHUNK / 4 {
+                buf.reserve(READ_CHUNK);
+            }
+            let read = match rd.readable().await {
+                Ok(()) => rd.try_read_buf(&mut buf),
+                Err(e) => Err(e),
+            };
+            match read {
+                Ok(0) => break,
+                Ok(_) => {
+                    let msg = Input {
+                        conn,
+                        data: Some(buf.split().freeze()),
+                        tls_error: None,
+                    };
+                    if input.send(msg).await.is_err() {
+                        return;
+                    }
+                }
+                // Readiness can be stale; `try_read_buf` cleared it.
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(_) => break,
+            }
+        }
+        let msg = Input {
+            conn,
+            data: None,
+            tls_error: None,
+        };
+        let _ = input.send(msg).await;
+    })
+    .abort_handle();
+    let wr = stream.clone();
+    tokio::spawn(async move {
+        while let Some(chunk) = chunks.recv().await {
+            if write_all_shared(&wr, &chunk).await.is_err() {
+                let _ = events.send(IoEvent::Closed { conn });
+                return;
+            }
+            if chunks.is_empty() {
+                let _ = events.send(IoEvent::Drained { conn });
+            }
+        }
+        // The driver's handle and the reader's may outlive this task: end
+        // the write side now, after the last chunk, as closing would.
+        let _ = socket2::SockRef::from(&*wr).shutdown(std::net::Shutdown::Write);
+    });
+    ConnTasks {
+        writer,
+        direct: Some(stream),
+        reader,
+    }
+}
+
+/// Writes all of `bytes` to a shared socket.
+async fn write_all_shared(stream: &TcpStream, mut bytes: &[u8]) -> std::io::Result<()> {
+    while !bytes.is_empty() {
+        stream.writable().await?;
+        match stream.try_write(bytes) {
+            Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+            Ok(n) => bytes = &bytes[n..],
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 /// Binds a listening socket with `SO_REUSEADDR`. An empty address means all

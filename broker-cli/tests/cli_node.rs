@@ -3,17 +3,17 @@
 mod common;
 
 use std::io::{BufRead, BufReader, Write};
-use std::path::PathBuf;
+
 use std::process::{Output, Stdio};
 
-use common::{LIMIT, Proc, broker, run, temp_path};
+use common::{LIMIT, Proc, TempPath, broker, run, temp_path};
 use serde_json::Value;
 
 /// A listening node; its stdout goes to a file (a pipe nobody reads would
 /// fill up and stall it), returned by `finish`.
 struct Listener {
     proc: Proc,
-    stdout: PathBuf,
+    stdout: TempPath,
 }
 
 impl Listener {

@@ -3,11 +3,11 @@
 mod common;
 
 use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::{LIMIT, Proc, broker, temp_path};
+use common::{LIMIT, Proc, TempPath, broker, temp_path};
 use serde_json::Value;
 
 /// `broker <args>` with stderr piped.
@@ -70,10 +70,13 @@ global bench_pong: event(seq: count);
 /// `broker schema --check <files>` with `files` written first.
 fn check(files: &[(&str, &str)]) -> (bool, String, String) {
     let mut args = vec!["schema".to_owned(), "--check".to_owned()];
+    // Kept until the check has run (dropping one removes its file).
+    let mut paths = Vec::new();
     for (name, text) in files {
         let path = temp_path(name);
         std::fs::write(&path, text).unwrap();
         args.push(path.display().to_string());
+        paths.push(path);
     }
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let out = spawn(&args, Stdio::null(), Stdio::piped()).finish();
@@ -176,7 +179,7 @@ const LINES: [&str; 3] = [
 
 /// Records LINES published by a node (the last one 400 ms after the
 /// others) and returns the recording.
-fn record() -> PathBuf {
+fn record() -> TempPath {
     let output = temp_path("capture.cbor");
     let (mut source, port) = node("source", &["--status"], Stdio::piped(), Stdio::piped());
     let peer = format!("127.0.0.1:{port}");

@@ -5,10 +5,10 @@
 mod common;
 
 use std::io::Write;
-use std::path::PathBuf;
+
 use std::process::{ChildStdin, Stdio};
 
-use common::{LIMIT, Proc, broker, temp_path};
+use common::{LIMIT, Proc, TempPath, broker, temp_path};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::Value;
 use tokio::net::TcpStream;
@@ -21,7 +21,7 @@ type Ws = WebSocketStream<TcpStream>;
 struct Node {
     proc: Proc,
     stdin: Option<ChildStdin>,
-    stdout: PathBuf,
+    stdout: TempPath,
     ws_port: u16,
 }
 

@@ -15,11 +15,40 @@ pub(crate) fn broker() -> Command {
     Command::new(env!("CARGO_BIN_EXE_broker"))
 }
 
-/// `name` in a directory of this test process's own.
-pub(crate) fn temp_path(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("broker-cli-test-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
+/// A file name of this test process's own in the system's temp dir
+/// (`broker-cli-test-<pid>-<name>`); the file is removed when this is
+/// dropped, so tests leave nothing behind however they end.
+pub(crate) struct TempPath(PathBuf);
+
+impl std::ops::Deref for TempPath {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl AsRef<Path> for TempPath {
+    fn as_ref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl AsRef<std::ffi::OsStr> for TempPath {
+    fn as_ref(&self) -> &std::ffi::OsStr {
+        self.0.as_os_str()
+    }
+}
+
+impl Drop for TempPath {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// `name` as a [`TempPath`] of this test process.
+pub(crate) fn temp_path(name: &str) -> TempPath {
+    let file = format!("broker-cli-test-{}-{name}", std::process::id());
+    TempPath(std::env::temp_dir().join(file))
 }
 
 /// A child process, killed when dropped.

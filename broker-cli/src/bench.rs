@@ -565,8 +565,14 @@ fn proxy_bench(args: &ProxyBenchArgs) -> anyhow::Result<()> {
             let mut last = Instant::now();
             let mut msg = zmq::Message::new();
             while got < n {
-                // The stream has stopped when nothing comes for 2 s.
-                match xsub.poll(zmq::POLLIN, 2000) {
+                // The stream has stopped when nothing comes for 2 s once it
+                // has started. The first event may take longer: the
+                // publisher waits up to 2 s for subscriptions a proxy passes
+                // on only once (a topic it already knows), so a subscriber
+                // waiting only 2 s for the first event could give up just
+                // before the run starts.
+                let wait = if got == 0 { 15_000 } else { 2_000 };
+                match xsub.poll(zmq::POLLIN, wait) {
                     Ok(r) if r > 0 => {}
                     _ => break,
                 }

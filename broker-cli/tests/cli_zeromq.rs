@@ -460,3 +460,48 @@ fn bench_proxy_starts_once_every_subscriber_is_connected() {
     assert_eq!(result["subscribers"], 3, "{result}");
     assert_eq!(result["received"], 20000, "{result}");
 }
+
+#[test]
+fn bench_proxy_through_a_proxy_that_passes_a_topic_once_still_counts_every_event() {
+    // libzmq's plain proxy (no XPUB_VERBOSER) passes a topic upstream once,
+    // however many subscribe: the publisher sees one subscription of three
+    // and starts after its 2 s grace. The subscribers wait for the first
+    // event longer than that.
+    let ctx = zmq::Context::new();
+    let mut xsub = ctx.socket(zmq::XSUB).unwrap();
+    xsub.bind("tcp://127.0.0.1:0").unwrap();
+    let mut xpub = ctx.socket(zmq::XPUB).unwrap();
+    xpub.bind("tcp://127.0.0.1:0").unwrap();
+    let connect = format!(
+        "{},{}",
+        xsub.get_last_endpoint().unwrap().unwrap(),
+        xpub.get_last_endpoint().unwrap().unwrap()
+    );
+    let control = ctx.socket(zmq::PAIR).unwrap();
+    control.bind("inproc://bench-proxy-control").unwrap();
+    let mut steer = ctx.socket(zmq::PAIR).unwrap();
+    steer.connect("inproc://bench-proxy-control").unwrap();
+    let proxy = std::thread::spawn(move || {
+        let _ = zmq::proxy_steerable(&mut xsub, &mut xpub, &mut steer);
+    });
+    let out = run(&[
+        "bench",
+        "proxy",
+        "--zeromq-connect",
+        &connect,
+        "--events",
+        "2000",
+        "--subscribers",
+        "3",
+    ]);
+    control.send("TERMINATE", 0).unwrap();
+    proxy.join().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let result: Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(result["received"], 2000, "{result}");
+}

@@ -258,24 +258,40 @@ async fn twenty_thousand_messages_arrive_once_and_in_order() {
 }
 
 #[tokio::test]
-async fn large_messages_to_a_late_reader_arrive_whole_and_in_order() {
-    // Plain TCP: the driver writes what fits at once itself and hands the
-    // rest to the connection's writer task. Messages larger than the socket
-    // buffers, to a subscriber that starts reading late, take both paths
-    // (partial direct writes, then the writer, then direct again).
-    let (server, client, _) = pair().await;
+async fn messages_to_a_late_reader_arrive_whole_and_in_order() {
+    // Plain TCP: the driver writes small chunks itself while the writer is
+    // idle and hands what does not fit (and large chunks) to the writer
+    // task. A publisher that trickles messages of 2–32 KB (small chunks)
+    // to a subscriber that starts late behind a short queue (so the
+    // receiver stops reading and the socket buffers fill) takes every path:
+    // whole and partial direct writes, the writer, then direct again.
+    let server = Endpoint::new(Options {
+        congestion_queue_size: 4,
+        ..options()
+    })
+    .unwrap();
+    let client = endpoint();
+    let port = server.listen("127.0.0.1", 0).await.unwrap();
+    client
+        .peer_and_wait("127.0.0.1", port, Duration::ZERO)
+        .await
+        .unwrap();
+    server.await_peer(client.node_id(), WAIT).await.unwrap();
     let mut sub = server.subscribe(["/big"]).await.unwrap();
     tokio::time::sleep(Duration::from_millis(100)).await;
-    const COUNT: usize = 48;
-    let body = |i: usize| vec![b'a' + (i % 26) as u8; 300_000 + i * 1_001];
+    const COUNT: usize = 1_500;
+    let body = |i: usize| vec![b'a' + (i % 26) as u8; 2_000 + (i * 7_919) % 30_000];
     let sender = tokio::spawn(async move {
         for i in 0..COUNT {
             let data = Data::String(body(i).into());
             client.publish("/big", data).await.unwrap();
+            if i % 4 == 0 {
+                tokio::time::sleep(Duration::from_micros(50)).await;
+            }
         }
         client
     });
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
     for i in 0..COUNT {
         let msg = sub.recv_timeout(WAIT).await.expect("message in time");
         let Data::String(got) = msg.data else {

@@ -221,6 +221,21 @@ pub(crate) fn spawn_plain_connection(
     }
 }
 
+/// Writes what of `chunk` fits into the socket's buffer now, without
+/// waiting; returns how many bytes that was, and the rest if any (all of
+/// it when the socket is full or failed: the writer task then waits, or
+/// reports the error).
+pub(crate) fn write_now(socket: &TcpStream, mut chunk: Bytes) -> (usize, Option<Bytes>) {
+    match socket.try_write(&chunk) {
+        Ok(n) if n == chunk.len() => (n, None),
+        Ok(n) => {
+            let _ = chunk.split_to(n);
+            (n, Some(chunk))
+        }
+        Err(_) => (0, Some(chunk)),
+    }
+}
+
 /// Writes all of `bytes` to a shared socket.
 async fn write_all_shared(stream: &TcpStream, mut bytes: &[u8]) -> std::io::Result<()> {
     while !bytes.is_empty() {
@@ -396,4 +411,43 @@ pub(crate) fn spawn_redial_timer(
         let _ = events.send(IoEvent::RedialDue { request });
     })
     .abort_handle()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::AsyncReadExt;
+
+    #[tokio::test]
+    async fn a_direct_write_leaves_what_does_not_fit_for_the_writer_in_order() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let socket = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+        let (mut peer, _) = listener.accept().await.unwrap();
+        // A small send buffer, and nobody reading yet: a large chunk cannot
+        // fit at once.
+        let sock = socket2::SockRef::from(&socket);
+        sock.set_send_buffer_size(4096).unwrap();
+        let chunk: Vec<u8> = (0..8_000_000u32).map(|i| (i % 251) as u8).collect();
+        let (written, rest) = write_now(&socket, Bytes::from(chunk.clone()));
+        let rest = rest.expect("a rest");
+        assert!(written < chunk.len(), "{written}");
+        assert_eq!(written + rest.len(), chunk.len());
+        assert_eq!(&rest[..], &chunk[written..]);
+        // The writer's part, while the peer reads: the bytes arrive whole
+        // and in order.
+        sock.set_send_buffer_size(1 << 20).unwrap();
+        let reader = tokio::spawn(async move {
+            let mut got = Vec::new();
+            peer.read_to_end(&mut got).await.unwrap();
+            got
+        });
+        write_all_shared(&socket, &rest).await.unwrap();
+        drop(socket);
+        let got = tokio::time::timeout(Duration::from_secs(10), reader)
+            .await
+            .expect("read in time")
+            .unwrap();
+        assert!(got == chunk, "{} bytes arrived", got.len());
+    }
 }

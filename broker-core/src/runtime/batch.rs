@@ -21,6 +21,15 @@ use std::task::{Context, Poll, Wake, Waker};
 
 use tokio::sync::Notify;
 
+/// How far [`Sender::try_send_run`] got.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Run {
+    /// The whole run is in the channel.
+    Sent,
+    /// The channel filled up; the rest of the run still waits.
+    Full,
+}
+
 /// Why a message was not sent.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum TrySendError<T> {
@@ -124,6 +133,42 @@ impl<T> Sender<T> {
             self.shared.items.notify_one();
         }
         Ok(())
+    }
+
+    /// Sends the run of messages for `key` at the front of `queue`, under
+    /// one lock, as far as there is room; `Err` if the receiver is gone
+    /// (the run is then dropped from `queue`).
+    pub(crate) fn try_send_run<K: PartialEq>(
+        &self,
+        queue: &mut VecDeque<(K, T)>,
+        key: &K,
+    ) -> Result<Run, ()> {
+        let (was_empty, run) = {
+            let mut state = self.shared.lock();
+            let was_empty = state.queue.is_empty();
+            let mut run = Run::Sent;
+            while queue.front().is_some_and(|(k, _)| k == key) {
+                if !state.receiver_alive {
+                    drop(state);
+                    while queue.front().is_some_and(|(k, _)| k == key) {
+                        queue.pop_front();
+                    }
+                    return Err(());
+                }
+                if state.queue.len() >= self.shared.capacity {
+                    run = Run::Full;
+                    break;
+                }
+                if let Some((_, msg)) = queue.pop_front() {
+                    state.queue.push_back(msg);
+                }
+            }
+            (was_empty && !state.queue.is_empty(), run)
+        };
+        if was_empty {
+            self.shared.items.notify_one();
+        }
+        Ok(run)
     }
 
     /// Sends, waiting for room; gives the message back if the receiver is
@@ -287,6 +332,29 @@ mod tests {
         assert_eq!(rx.recv().await, Some(1));
         assert_eq!(rx.recv().await, Some(2));
         assert_eq!(rx.recv().await, None);
+    }
+
+    #[tokio::test]
+    async fn a_run_for_one_key_goes_in_one_step_as_far_as_there_is_room() {
+        let (tx, mut rx) = channel(3);
+        let mut queue: VecDeque<(char, i32)> = [('a', 1), ('a', 2), ('b', 3), ('a', 4)]
+            .into_iter()
+            .collect();
+        // Stops where the run of 'a' ends.
+        assert_eq!(tx.try_send_run(&mut queue, &'a'), Ok(Run::Sent));
+        assert_eq!(queue.front(), Some(&('b', 3)));
+        queue.pop_front();
+        // Stops at the capacity (two in the channel, room for one).
+        queue.push_back(('a', 5));
+        assert_eq!(tx.try_send_run(&mut queue, &'a'), Ok(Run::Full));
+        assert_eq!(queue, [('a', 5)]);
+        let got: Vec<i32> = std::iter::from_fn(|| rx.try_recv()).collect();
+        assert_eq!(got, [1, 2, 4]);
+        // A receiver that is gone: the run is dropped, the rest stays.
+        queue.push_back(('b', 6));
+        drop(rx);
+        assert_eq!(tx.try_send_run(&mut queue, &'a'), Err(()));
+        assert_eq!(queue, [('b', 6)]);
     }
 
     #[tokio::test]

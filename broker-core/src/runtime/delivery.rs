@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use bytes::Bytes;
 use tokio::sync::{Notify, mpsc};
 
-use super::batch::{self, TrySendError};
+use super::batch::{self, Run};
 use super::metrics::{ClientTraffic, Transport};
 use super::{ErrorEvent, Message, Status, StatusEvent};
 use crate::data::{Data, json};
@@ -154,7 +154,7 @@ impl Local {
     /// The blocked subscriber has room (or is gone): sends the waiting
     /// deliveries that fit. Returns the subscribers found gone.
     pub(super) fn unblock(&mut self) -> Vec<SubscriberId> {
-        self.drain_pending()
+        self.send_pending()
     }
 
     /// Hands `data` on `topic` (`size` bytes encoded) to `subscribers`.
@@ -212,41 +212,30 @@ impl Local {
                 }
                 continue;
             }
-            let msg = message();
-            if !self.pending.is_empty() {
-                self.pending.push_back((sub, msg));
-                continue;
-            }
-            let Some(s) = self.subscribers.get(&sub) else {
-                continue;
-            };
-            match s.tx.try_send(msg) {
-                Ok(()) => {}
-                Err(TrySendError::Full(msg)) => self.pending.push_back((sub, msg)),
-                Err(TrySendError::Closed(_)) => gone.push(sub),
+            // Subscribers' messages wait in `pending`, in order, until
+            // `send_pending`: a run of messages for one subscriber then
+            // costs one lock of its channel, not one each.
+            if self.subscribers.contains_key(&sub) {
+                self.pending.push_back((sub, message()));
             }
         }
         gone
     }
 
-    /// Sends waiting deliveries until one does not fit. Returns the
-    /// subscribers found gone.
-    fn drain_pending(&mut self) -> Vec<SubscriberId> {
+    /// Sends the waiting deliveries until one does not fit (reading from
+    /// peers pauses while any wait). Returns the subscribers found gone.
+    /// To be called after [`Local::deliver`].
+    pub(super) fn send_pending(&mut self) -> Vec<SubscriberId> {
         let mut gone = Vec::new();
-        while let Some((sub, msg)) = self.pending.pop_front() {
-            if gone.contains(&sub) {
-                continue;
-            }
-            let Some(s) = self.subscribers.get(&sub) else {
+        while let Some(&(sub, _)) = self.pending.front() {
+            let Some(s) = self.subscribers.get(&sub).filter(|_| !gone.contains(&sub)) else {
+                self.pending.pop_front();
                 continue;
             };
-            match s.tx.try_send(msg) {
-                Ok(()) => {}
-                Err(TrySendError::Full(msg)) => {
-                    self.pending.push_front((sub, msg));
-                    break;
-                }
-                Err(TrySendError::Closed(_)) => gone.push(sub),
+            match s.tx.try_send_run(&mut self.pending, &sub) {
+                Ok(Run::Sent) => {}
+                Ok(Run::Full) => break,
+                Err(()) => gone.push(sub),
             }
         }
         gone

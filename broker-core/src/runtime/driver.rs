@@ -916,6 +916,15 @@ impl Driver {
     // ---- core events --------------------------------------------------
 
     fn process_events(&mut self) {
+        self.process_core_events();
+        // Deliveries wait until the core's events are handled, so that a
+        // run of messages for one subscriber takes one lock of its channel.
+        for sub in self.local.send_pending() {
+            self.remove_subscriber(sub);
+        }
+    }
+
+    fn process_core_events(&mut self) {
         while let Some(event) = self.core.poll_event() {
             match event {
                 Event::Deliver {

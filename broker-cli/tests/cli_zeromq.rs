@@ -439,16 +439,22 @@ fn bench_proxy_starts_once_every_subscriber_is_connected() {
     // Three subscribers: the run starts only when each subscription has
     // come through the proxy, so every one gets every event.
     let (_proxy, xsub, xpub) = proxy("bench-proxy");
-    let connect = format!("{xsub},{xpub}");
+    let result = bench_proxy(&format!("{xsub},{xpub}"), "20000", "3");
+    assert_eq!(result["subscribers"], 3, "{result}");
+    assert_eq!(result["received"], 20000, "{result}");
+}
+
+/// `broker bench proxy` through the proxy at `connect`; its JSON line.
+fn bench_proxy(connect: &str, events: &str, subscribers: &str) -> Value {
     let out = run(&[
         "bench",
         "proxy",
         "--zeromq-connect",
-        &connect,
+        connect,
         "--events",
-        "20000",
+        events,
         "--subscribers",
-        "3",
+        subscribers,
     ]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
@@ -456,9 +462,7 @@ fn bench_proxy_starts_once_every_subscriber_is_connected() {
         "{stdout}{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let result: Value = serde_json::from_str(stdout.trim()).unwrap();
-    assert_eq!(result["subscribers"], 3, "{result}");
-    assert_eq!(result["received"], 20000, "{result}");
+    serde_json::from_str(stdout.trim()).unwrap()
 }
 
 #[test]
@@ -484,24 +488,8 @@ fn bench_proxy_through_a_proxy_that_passes_a_topic_once_still_counts_every_event
     let proxy = std::thread::spawn(move || {
         let _ = zmq::proxy_steerable(&mut xsub, &mut xpub, &mut steer);
     });
-    let out = run(&[
-        "bench",
-        "proxy",
-        "--zeromq-connect",
-        &connect,
-        "--events",
-        "2000",
-        "--subscribers",
-        "3",
-    ]);
+    let result = bench_proxy(&connect, "2000", "3");
     control.send("TERMINATE", 0).unwrap();
     proxy.join().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let result: Value = serde_json::from_str(stdout.trim()).unwrap();
     assert_eq!(result["received"], 2000, "{result}");
 }

@@ -25,7 +25,12 @@ fn endpoint() -> Endpoint {
 
 /// Two peered endpoints: (listener, dialer, listener's port).
 async fn pair() -> (Endpoint, Endpoint, u16) {
-    let server = endpoint();
+    pair_with(options()).await
+}
+
+/// [`pair`] with a listener built from `server_options`.
+async fn pair_with(server_options: Options) -> (Endpoint, Endpoint, u16) {
+    let server = Endpoint::new(server_options).unwrap();
     let client = endpoint();
     let port = server.listen("127.0.0.1", 0).await.unwrap();
     client
@@ -265,18 +270,11 @@ async fn messages_to_a_late_reader_arrive_whole_and_in_order() {
     // to a subscriber that starts late behind a short queue (so the
     // receiver stops reading and the socket buffers fill) takes every path:
     // whole and partial direct writes, the writer, then direct again.
-    let server = Endpoint::new(Options {
+    let (server, client, _) = pair_with(Options {
         congestion_queue_size: 4,
         ..options()
     })
-    .unwrap();
-    let client = endpoint();
-    let port = server.listen("127.0.0.1", 0).await.unwrap();
-    client
-        .peer_and_wait("127.0.0.1", port, Duration::ZERO)
-        .await
-        .unwrap();
-    server.await_peer(client.node_id(), WAIT).await.unwrap();
+    .await;
     let mut sub = server.subscribe(["/big"]).await.unwrap();
     tokio::time::sleep(Duration::from_millis(100)).await;
     const COUNT: usize = 1_500;

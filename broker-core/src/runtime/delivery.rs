@@ -151,12 +151,6 @@ impl Local {
         Some(s.tx.clone())
     }
 
-    /// The blocked subscriber has room (or is gone): sends the waiting
-    /// deliveries that fit. Returns the subscribers found gone.
-    pub(super) fn unblock(&mut self) -> Vec<SubscriberId> {
-        self.send_pending()
-    }
-
     /// Hands `data` on `topic` (`size` bytes encoded) to `subscribers`.
     /// Returns the subscribers found gone or overflowing (to remove).
     pub(super) fn deliver(
@@ -223,8 +217,9 @@ impl Local {
     }
 
     /// Sends the waiting deliveries until one does not fit (reading from
-    /// peers pauses while any wait). Returns the subscribers found gone.
-    /// To be called after [`Local::deliver`].
+    /// peers pauses while any wait): after [`Local::deliver`], and when the
+    /// blocked subscriber has room (or is gone). Returns the subscribers
+    /// found gone.
     pub(super) fn send_pending(&mut self) -> Vec<SubscriberId> {
         let mut gone = Vec::new();
         while let Some(&(sub, _)) = self.pending.front() {

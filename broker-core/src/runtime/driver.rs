@@ -185,7 +185,7 @@ impl Driver {
                 }, if blocked_sub.is_some() => {
                     // Room, or the subscriber is gone: either way the
                     // waiting deliveries move on.
-                    for sub in self.local.unblock() {
+                    for sub in self.local.send_pending() {
                         self.remove_subscriber(sub);
                     }
                 }

@@ -900,8 +900,7 @@ impl Driver {
                 self.counters.sent_bytes += written as u64;
                 match rest {
                     Some(rest) => chunk = rest,
-                    None if self.core.has_transmit(conn) => continue,
-                    None => return,
+                    None => continue,
                 }
             }
             let len = chunk.len() as u64;

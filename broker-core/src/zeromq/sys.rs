@@ -32,14 +32,7 @@ pub(crate) fn set_int_option(
             std::mem::size_of::<std::ffi::c_int>(),
         )
     };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(ZmqError::socket(
-            "setsockopt",
-            zmq::Error::from_raw(zmq_errno()),
-        ))
-    }
+    status(rc).map_err(|e| ZmqError::socket("setsockopt", e))
 }
 
 #[allow(unsafe_code)]
@@ -47,6 +40,15 @@ fn zmq_errno() -> i32 {
     // SAFETY: zmq_errno takes no arguments and only reads the calling
     // thread's errno.
     unsafe { zmq_sys::zmq_errno() }
+}
+
+/// A libzmq return code as a result: negative means failed, with errno.
+fn status(rc: i32) -> Result<(), zmq::Error> {
+    if rc < 0 {
+        Err(zmq::Error::from_raw(zmq_errno()))
+    } else {
+        Ok(())
+    }
 }
 
 // libzmq's `zmq_curve_public` (since 4.2.1), which zmq-sys declares but does
@@ -145,11 +147,7 @@ impl Frame {
         // socket pointer comes from a live `zmq::Socket` borrowed mutably, so
         // it is valid and not used by anyone else meanwhile.
         let rc = unsafe { zmq_sys::zmq_msg_recv(&mut self.0, socket.as_mut_ptr(), flags) };
-        if rc < 0 {
-            Err(zmq::Error::from_raw(zmq_errno()))
-        } else {
-            Ok(())
-        }
+        status(rc)
     }
 
     /// Sends this frame on `socket`: on success the content is handed over
@@ -159,11 +157,7 @@ impl Frame {
         // SAFETY: as in `recv`: an initialised message and a live socket,
         // both borrowed mutably for the call.
         let rc = unsafe { zmq_sys::zmq_msg_send(&mut self.0, socket.as_mut_ptr(), flags) };
-        if rc < 0 {
-            Err(zmq::Error::from_raw(zmq_errno()))
-        } else {
-            Ok(())
-        }
+        status(rc)
     }
 
     /// Whether more frames of the same message follow (of the last frame

@@ -103,7 +103,13 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let result = runtime.block_on(async {
+    // The command runs as a spawned task, not as the `block_on` future: a
+    // current-thread runtime whose `block_on` future is woken by another
+    // task polls its I/O driver once more without waiting (`epoll_wait`
+    // with a zero timeout) before polling that future; a spawned task is
+    // just queued. That is a system call per message for a command waiting
+    // on a subscriber (see docs/performance.md, "one-core ping").
+    let command = runtime.spawn(async move {
         match cli.command {
             Command::Node(args) => node::run_node(*args).await,
             Command::Publish(args) => node::run_publish(args).await,
@@ -115,6 +121,11 @@ fn main() -> ExitCode {
             Command::ZmqProxy(args) => zmq::run_proxy(args).await,
         }
     });
+    let result = match runtime.block_on(command) {
+        Ok(result) => result,
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(e) => Err(anyhow::anyhow!("the command was cancelled: {e}")),
+    };
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
     match result {
         Ok(()) => ExitCode::SUCCESS,

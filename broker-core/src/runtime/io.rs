@@ -149,6 +149,31 @@ where
     }
 }
 
+/// Reads what the socket holds into `buf`'s spare capacity. A read that
+/// leaves room in `buf` took everything there was, so the socket's read
+/// readiness is cleared as a `WouldBlock` would: the next wait goes to the
+/// runtime at once instead of after one more `recv` that finds nothing (a
+/// system call per message at low rates, such as a ping and its answer).
+/// Clearing is safe: tokio clears only the readiness it saw before the read;
+/// bytes arriving after it raise a new event.
+fn read_available(stream: &TcpStream, buf: &mut BytesMut) -> std::io::Result<usize> {
+    let room = buf.capacity() - buf.len();
+    let mut got = None;
+    let outcome = stream.try_io(tokio::io::Interest::READABLE, || {
+        let n = stream.try_read_buf(buf)?;
+        got = Some(n);
+        if n > 0 && n < room {
+            // Not an error: `got` holds the count; this only clears readiness.
+            return Err(std::io::ErrorKind::WouldBlock.into());
+        }
+        Ok(n)
+    });
+    match got {
+        Some(n) => Ok(n),
+        None => outcome,
+    }
+}
+
 /// Starts the reader and writer tasks of a plain TCP connection, which share
 /// the socket with the driver: while the writer has nothing to do, the
 /// driver writes what fits at once itself (`try_write`), and only the rest
@@ -171,7 +196,7 @@ pub(crate) fn spawn_plain_connection(
                 buf.reserve(READ_CHUNK);
             }
             let read = match rd.readable().await {
-                Ok(()) => rd.try_read_buf(&mut buf),
+                Ok(()) => read_available(&rd, &mut buf),
                 Err(e) => Err(e),
             };
             match read {
@@ -449,5 +474,64 @@ mod tests {
             .expect("read in time")
             .unwrap();
         assert!(got == chunk, "{} bytes arrived", got.len());
+    }
+    /// Whether the stream reports read readiness without waiting.
+    async fn ready_now(stream: &TcpStream) -> bool {
+        tokio::time::timeout(Duration::ZERO, stream.readable())
+            .await
+            .is_ok()
+    }
+
+    #[tokio::test]
+    async fn a_read_that_leaves_room_clears_readiness_and_loses_nothing() {
+        use tokio::io::AsyncWriteExt;
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let socket = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+        let (mut peer, _) = listener.accept().await.unwrap();
+        let wait = |s| tokio::time::timeout(Duration::from_secs(10), s);
+
+        // A short read: readiness is gone without a second `recv`.
+        peer.write_all(b"0123456789").await.unwrap();
+        wait(socket.readable()).await.unwrap().unwrap();
+        let mut buf = BytesMut::with_capacity(1024);
+        assert_eq!(read_available(&socket, &mut buf).unwrap(), 10);
+        assert!(
+            !ready_now(&socket).await,
+            "readiness left after a short read"
+        );
+
+        // What comes next raises readiness again, and arrives.
+        peer.write_all(b"abc").await.unwrap();
+        wait(socket.readable()).await.unwrap().unwrap();
+        assert_eq!(read_available(&socket, &mut buf).unwrap(), 3);
+        assert_eq!(&buf[..], b"0123456789abc");
+
+        // A read that fills the buffer may have left bytes: readiness stays,
+        // and the rest is read next.
+        let more: Vec<u8> = (0..3000u32).map(|i| (i % 251) as u8).collect();
+        peer.write_all(&more).await.unwrap();
+        let mut small = BytesMut::with_capacity(1000);
+        let room = small.capacity();
+        let mut got = Vec::new();
+        wait(socket.readable()).await.unwrap().unwrap();
+        while got.len() < more.len() {
+            let n = read_available(&socket, &mut small).unwrap();
+            if n == room {
+                assert!(ready_now(&socket).await, "readiness lost after a full read");
+            }
+            got.extend_from_slice(&small.split());
+            small.reserve(room);
+            if got.len() < more.len() {
+                wait(socket.readable()).await.unwrap().unwrap();
+            }
+        }
+        assert_eq!(got, more);
+
+        // End of stream still reads as 0.
+        drop(peer);
+        wait(socket.readable()).await.unwrap().unwrap();
+        let mut end = BytesMut::with_capacity(64);
+        assert_eq!(read_available(&socket, &mut end).unwrap(), 0);
     }
 }

@@ -217,7 +217,13 @@ impl Driver {
                         }
                     }
                 }
-                _ = tokio::time::sleep_until(deadline.unwrap_or_else(|| Instant::now() + Duration::from_secs(3600))), if deadline.is_some() => {
+                // Built only when polled: without a deadline (the usual
+                // case) no timer is made, and no clock read, per turn.
+                () = async {
+                    if let Some(deadline) = deadline {
+                        tokio::time::sleep_until(deadline).await;
+                    }
+                }, if deadline.is_some() => {
                     let now = self.now();
                     self.core.handle_timeout(now);
                 }

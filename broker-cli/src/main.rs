@@ -103,13 +103,18 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    // The command runs as a spawned task, not as the `block_on` future: a
-    // current-thread runtime whose `block_on` future is woken by another
-    // task polls its I/O driver once more without waiting (`epoll_wait`
-    // with a zero timeout) before polling that future; a spawned task is
-    // just queued. That is a system call per message for a command waiting
-    // on a subscriber (see docs/performance.md, "one-core ping").
-    let command = runtime.spawn(async move {
+    // A command that waits on subscribers runs as a spawned task, not as
+    // the `block_on` future: a current-thread runtime whose `block_on`
+    // future is woken by another task polls its I/O driver once more
+    // without waiting (`epoll_wait` with a zero timeout) before polling
+    // that future, a system call per message; a spawned task is just
+    // queued. `bench send`, a publisher loop that subscribers never wake,
+    // stays the `block_on` future: it measured 5% more table events per
+    // second that way (the order in which the scheduler polls it against
+    // the connection tasks changes how much each write carries; not
+    // analysed further). See docs/performance.md.
+    let producer = matches!(&cli.command, Command::Bench(bench::BenchCommand::Send(_)));
+    let command = async move {
         match cli.command {
             Command::Node(args) => node::run_node(*args).await,
             Command::Publish(args) => node::run_publish(args).await,
@@ -120,11 +125,15 @@ fn main() -> ExitCode {
             Command::Schema(args) => schema::run(args),
             Command::ZmqProxy(args) => zmq::run_proxy(args).await,
         }
-    });
-    let result = match runtime.block_on(command) {
-        Ok(result) => result,
-        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-        Err(e) => Err(anyhow::anyhow!("the command was cancelled: {e}")),
+    };
+    let result = if producer {
+        runtime.block_on(command)
+    } else {
+        match runtime.block_on(runtime.spawn(command)) {
+            Ok(result) => result,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(e) => Err(anyhow::anyhow!("the command was cancelled: {e}")),
+        }
     };
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
     match result {

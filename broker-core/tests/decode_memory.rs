@@ -1,5 +1,6 @@
-//! Hostile input cannot make the decoder allocate much more than its size.
-//! A counting allocator measures the peak heap use of each decode.
+//! Hostile input cannot make the decoder allocate much more than its size,
+//! and dropping a value frees all it holds. A counting allocator measures
+//! the heap use of each case.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -47,6 +48,69 @@ fn hostile_inputs_allocate_little() {
     a_claimed_huge_string_is_not_allocated();
     json_with_data_before_its_type_is_not_expanded();
     nil_vectors_do_not_grow_32_fold();
+    dropping_values_frees_everything();
+}
+
+/// Sets and tables skip the destructor of elements that own no memory; the
+/// ones that do (long strings and enum names, containers) must still be
+/// freed, in every form a container takes and on every path that drops one.
+fn dropping_values_frees_everything() {
+    use broker_core::data::{Data, EnumValue, Set, Table};
+    let long = |i: usize| Data::from(format!("a string longer than twenty-two bytes {i}"));
+    let short = |i: usize| Data::from(format!("s{i}"));
+    let build = || {
+        let mixed: Set = (0..50)
+            .flat_map(|i| [long(i), short(i), Data::Count(i as u64)])
+            .chain([Data::EnumValue(EnumValue::new(
+                "Some::VERY_LONG_ENUM_NAME_HERE",
+            ))])
+            .collect();
+        let mut table = Table::new();
+        for i in 0..20 {
+            table.insert(long(i), Data::Set(mixed.clone()));
+            table.insert(short(i), Data::Vector(vec![long(i), short(i)]));
+        }
+        // Past the size where inserting in the middle makes a B-tree.
+        let mut tree = Set::new();
+        for i in (0..600).rev() {
+            tree.insert(long(i));
+        }
+        let nested: Set = [Data::Set(mixed.clone()), Data::Table(table.clone())].into();
+        Data::Vector(vec![
+            Data::Set(mixed),
+            Data::Table(table),
+            Data::Set(tree),
+            Data::Set(nested),
+        ])
+    };
+    let base = CURRENT.load(Ordering::SeqCst);
+    let value = build();
+    let bytes = bin::encode(&value);
+    let decoded = bin::decode(&bytes).expect("decodes");
+    assert_eq!(decoded, value);
+    drop(decoded);
+    drop(value);
+    // Half-consumed iterators drop the rest.
+    if let Data::Vector(items) = build() {
+        for item in items {
+            match item {
+                Data::Set(set) => drop(set.into_iter().take(3).collect::<Vec<_>>()),
+                Data::Table(table) => drop(table.into_iter().take(3).collect::<Vec<_>>()),
+                _ => {}
+            }
+        }
+    }
+    // A value that fails to decode halfway drops what it decoded.
+    let mut cut = bytes.clone();
+    cut.truncate(bytes.len() / 2);
+    assert!(bin::decode(&cut).is_err());
+    drop(bytes);
+    drop(cut);
+    assert_eq!(
+        CURRENT.load(Ordering::SeqCst),
+        base,
+        "bytes still allocated"
+    );
 }
 
 fn json_with_data_before_its_type_is_not_expanded() {

@@ -25,6 +25,8 @@
 //! `u32::MAX` are rejected, as are subnet lengths above 128 and enum names that
 //! are not UTF-8; subnets with host bits set are masked.
 
+use std::mem;
+
 use super::string::INLINE;
 use super::{
     Address, ByteString, Data, DataType, EnumValue, Port, Protocol, Set, Subnet, Table, Timespan,
@@ -418,7 +420,11 @@ impl<'a> Reader<'a> {
                 .map(<&[u8; INLINE]>::try_from)
         {
             self.pos = pos + 2 + usize::from(len);
-            *slot = Data::String(ByteString::from_window(window, usize::from(len)));
+            let string = Data::String(ByteString::from_window(window, usize::from(len)));
+            debug_assert!(matches!(slot, Data::None));
+            // The slot held `Data::None`: nothing to drop (an assignment
+            // would call the destructor of `Data` once per element).
+            mem::forget(mem::replace(slot, string));
             return Ok(());
         }
         self.decode_into(depth, slot)
@@ -456,7 +462,7 @@ impl<'a> Reader<'a> {
         let Some(data_type) = DataType::from_tag(tag) else {
             return Err(Box::new(DecodeError::UnknownTag { offset, tag }));
         };
-        *slot = match data_type {
+        let value = match data_type {
             DataType::None => Data::None,
             DataType::Boolean => Data::Boolean(self.u8()? != 0),
             DataType::Count => Data::Count(self.u64()?),
@@ -527,6 +533,9 @@ impl<'a> Reader<'a> {
                 Data::Vector(self.slots(count, |reader, item| reader.value_into(depth + 1, item))?)
             }
         };
+        // As in `value_into`: the slot held `Data::None`.
+        debug_assert!(matches!(slot, Data::None));
+        mem::forget(mem::replace(slot, value));
         Ok(())
     }
 

@@ -238,6 +238,28 @@ impl fmt::Display for DataType {
 }
 
 impl Data {
+    /// Whether dropping this value frees memory: false for numbers, short
+    /// strings and the other fixed-size values (see the `Drop` of sets and
+    /// tables).
+    #[inline]
+    pub(crate) fn owns_heap(&self) -> bool {
+        match self {
+            Data::String(s) => !s.is_inline(),
+            Data::EnumValue(e) => !e.is_inline(),
+            Data::Set(_) | Data::Table(_) | Data::Vector(_) => true,
+            Data::None
+            | Data::Boolean(_)
+            | Data::Count(_)
+            | Data::Integer(_)
+            | Data::Real(_)
+            | Data::Address(_)
+            | Data::Subnet(_)
+            | Data::Port(_)
+            | Data::Timestamp(_)
+            | Data::Timespan(_) => false,
+        }
+    }
+
     /// The type of this value.
     pub fn data_type(&self) -> DataType {
         match self {

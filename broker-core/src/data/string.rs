@@ -37,6 +37,12 @@ enum Repr {
 }
 
 impl ByteString {
+    /// Whether the bytes are stored inline (no heap allocation).
+    #[inline]
+    pub(crate) fn is_inline(&self) -> bool {
+        matches!(self.0, Repr::Inline { .. })
+    }
+
     /// An empty string.
     pub const fn new() -> ByteString {
         ByteString(Repr::Inline {
@@ -337,6 +343,11 @@ impl EnumValue {
     /// The name, by value.
     pub fn into_name(self) -> String {
         self.name().to_owned()
+    }
+
+    /// Whether the name is stored inline (no heap allocation).
+    pub(crate) fn is_inline(&self) -> bool {
+        self.0.is_inline()
     }
 }
 

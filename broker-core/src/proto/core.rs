@@ -250,30 +250,66 @@ impl Core {
     }
 
     /// Bytes arrived on a connection.
-    pub fn handle_bytes(&mut self, conn: ConnectionId, bytes: &[u8]) {
+    pub fn handle_bytes(&mut self, conn: ConnectionId, mut bytes: &[u8]) {
+        // Frames that arrive whole are read where they are; the connection's
+        // buffer only collects a frame split across reads, and takes no more
+        // than that frame's bytes.
+        loop {
+            let Some(c) = self.conns.get_mut(&conn) else {
+                return;
+            };
+            if c.frames.buffered() == 0 {
+                match c.frames.whole_frame(bytes) {
+                    Ok(Some(len)) => {
+                        let (frame, rest) = bytes[4..].split_at(len);
+                        bytes = rest;
+                        self.handle_frame(conn, frame);
+                        continue;
+                    }
+                    Ok(None) => {}
+                    Err(e) => {
+                        self.protocol_error(conn, &e);
+                        return;
+                    }
+                }
+            }
+            if bytes.is_empty() {
+                return;
+            }
+            let (head, rest) = bytes.split_at(c.frames.missing().min(bytes.len()));
+            bytes = rest;
+            c.frames.extend(head);
+            if !self.handle_buffered(conn) {
+                return;
+            }
+        }
+    }
+
+    /// Handles the complete frames in `conn`'s buffer; false if the
+    /// connection is gone.
+    fn handle_buffered(&mut self, conn: ConnectionId) -> bool {
         let Some(c) = self.conns.get_mut(&conn) else {
-            return;
+            return false;
         };
-        c.frames.extend(bytes);
         // The frames are read in place from a decoder taken out of the
         // connection (handling a frame needs the whole core) and put back
         // unless the connection was closed meanwhile.
         let mut frames = std::mem::replace(&mut c.frames, FrameDecoder::new(0));
         loop {
             if !self.conns.contains_key(&conn) {
-                return;
+                return false;
             }
             match frames.next_frame_in_place() {
                 Ok(Some(frame)) => self.handle_frame(conn, frame),
                 Ok(None) => break,
                 Err(e) => {
                     self.protocol_error(conn, &e);
-                    return;
+                    return false;
                 }
             }
         }
         let Some(c) = self.conns.get_mut(&conn) else {
-            return;
+            return false;
         };
         frames.compact();
         let buffered = frames.buffered();
@@ -289,8 +325,10 @@ impl Core {
                     max: self.config.max_input_buffer,
                 };
                 self.protocol_error(conn, &error);
+                return false;
             }
         }
+        true
     }
 
     /// The transport connection closed or broke.

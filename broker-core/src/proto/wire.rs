@@ -160,19 +160,10 @@ impl FrameDecoder {
     /// `Some(len)` once the whole frame is buffered.
     fn next_frame_len(&mut self) -> Result<Option<usize>, WireError> {
         let rest = &self.buf[self.read..];
-        let Some(&[a, b, c, d]) = rest.first_chunk::<4>() else {
+        let Some(prefix) = rest.first_chunk::<4>() else {
             return Ok(None);
         };
-        let len = u32::from_be_bytes([a, b, c, d]) as usize;
-        if len == 0 {
-            return Err(WireError::EmptyFrame);
-        }
-        if len > self.max_frame_size {
-            return Err(WireError::FrameTooLarge {
-                len,
-                max: self.max_frame_size,
-            });
-        }
+        let len = self.checked_len(prefix)?;
         if rest.len() < 4 + len {
             // Reserve what the claimed (and accepted) length needs, but at
             // most `RESERVE_AHEAD` beyond what arrived: a peer that claims a
@@ -184,6 +175,46 @@ impl FrameDecoder {
         }
         self.read += 4;
         Ok(Some(len))
+    }
+
+    /// How many more bytes complete the length prefix of the next frame
+    /// or, once that is buffered, the frame itself (as claimed: the length
+    /// is checked when the frame is read).
+    pub(crate) fn missing(&self) -> usize {
+        let rest = &self.buf[self.read..];
+        match rest.first_chunk::<4>() {
+            Some(prefix) => (4 + u32::from_be_bytes(*prefix) as usize).saturating_sub(rest.len()),
+            None => 4 - rest.len(),
+        }
+    }
+
+    /// The frame length in a prefix, if acceptable.
+    fn checked_len(&self, prefix: &[u8; 4]) -> Result<usize, WireError> {
+        let len = u32::from_be_bytes(*prefix) as usize;
+        if len == 0 {
+            return Err(WireError::EmptyFrame);
+        }
+        if len > self.max_frame_size {
+            return Err(WireError::FrameTooLarge {
+                len,
+                max: self.max_frame_size,
+            });
+        }
+        Ok(len)
+    }
+
+    /// With nothing buffered, the payload length of the frame that starts
+    /// `bytes` if all of it is there, so that it can be read where it
+    /// arrived instead of being copied into the buffer first; `None` if
+    /// `bytes` holds no complete frame (then [`FrameDecoder::extend`] takes
+    /// them). The checks are those of [`FrameDecoder::next_frame`].
+    pub(crate) fn whole_frame(&self, bytes: &[u8]) -> Result<Option<usize>, WireError> {
+        debug_assert_eq!(self.buffered(), 0);
+        let Some(prefix) = bytes.first_chunk::<4>() else {
+            return Ok(None);
+        };
+        let len = self.checked_len(prefix)?;
+        Ok((bytes.len() - 4 >= len).then_some(len))
     }
 
     /// Bytes buffered but not yet returned as frames.

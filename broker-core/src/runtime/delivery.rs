@@ -43,6 +43,9 @@ pub(super) struct Local {
     /// Deliveries that did not fit a subscriber's queue, in order. While any
     /// wait, reading from peers pauses.
     pending: VecDeque<(SubscriberId, Message)>,
+    /// Encoded bytes of the messages queued for subscribers since the
+    /// driver last let them run (see [`Local::take_delivered`]).
+    delivered: usize,
     next_sub: u64,
 }
 
@@ -139,6 +142,18 @@ impl Local {
         prefixes
     }
 
+    /// The encoded bytes of the messages queued for subscribers since the
+    /// last call.
+    pub(super) fn take_delivered(&mut self) -> usize {
+        std::mem::take(&mut self.delivered)
+    }
+
+    /// The encoded bytes of the messages queued for subscribers since the
+    /// last [`Local::take_delivered`].
+    pub(super) fn delivered(&self) -> usize {
+        self.delivered
+    }
+
     /// Whether deliveries wait for a full subscriber.
     pub(super) fn is_blocked(&self) -> bool {
         !self.pending.is_empty()
@@ -211,6 +226,7 @@ impl Local {
             // costs one lock of its channel, not one each.
             if self.subscribers.contains_key(&sub) {
                 self.pending.push_back((sub, message()));
+                self.delivered += size;
             }
         }
         gone

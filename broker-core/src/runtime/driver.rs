@@ -38,6 +38,10 @@ const WRITE_CHUNK: usize = 256 * 1024;
 const DIRECT_WRITE_MAX: usize = 64 * 1024;
 /// Publish requests handled per wakeup before yielding to other work.
 const PUBLISH_BATCH: usize = 256;
+/// After delivering this many encoded bytes to local subscribers, the driver
+/// yields to them (a few hundred kilobytes once decoded, within a core's
+/// second-level cache).
+const HOT_DELIVERY: usize = 64 * 1024;
 
 /// Starts the driver; returns the channels to reach it.
 pub(crate) fn spawn(
@@ -193,7 +197,7 @@ impl Driver {
                     self.handle_input(data);
                     // Take whatever else is ready without waiting.
                     for _ in 0..16 {
-                        if self.local.is_blocked() {
+                        if self.local.is_blocked() || self.local.delivered() >= HOT_DELIVERY {
                             break;
                         }
                         match input.try_recv() {
@@ -237,6 +241,13 @@ impl Driver {
             }
             if let Some(spinner) = &self.spinner {
                 spinner.touch();
+            }
+            // Let subscribers on this thread take what was decoded while it
+            // is still in the cache: otherwise the driver decodes until their
+            // queues are full (megabytes of values for large events), and
+            // they then read back and free values the cache has lost.
+            if self.local.take_delivered() >= HOT_DELIVERY {
+                tokio::task::yield_now().await;
             }
         }
         if let Some(spinner) = &self.spinner {

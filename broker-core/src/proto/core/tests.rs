@@ -727,6 +727,55 @@ fn garbage_and_oversized_frames_close_only_that_connection() {
 }
 
 #[test]
+fn a_stream_split_anywhere_delivers_the_same_messages() {
+    // Whole frames are read where they arrive and split ones are buffered:
+    // every way of cutting the stream must give the same deliveries.
+    let values: Vec<Data> = (0..12u64)
+        .map(|i| match i % 3 {
+            0 => Data::Count(i),
+            1 => Data::from("x".repeat(i as usize * 40)),
+            _ => Data::Vector((0..i).map(Data::Count).collect()),
+        })
+        .collect();
+    for chunk in [1, 2, 3, 4, 5, 7, 13, 64, 333, usize::MAX] {
+        let mut net = Net::new(2, false);
+        net.subscribe(1, "/t");
+        let (a, b) = net.connect(0, 1);
+        net.drive();
+        for v in &values {
+            net.publish(0, "/t", v.clone());
+        }
+        let mut out = Vec::new();
+        net.nodes[0].poll_transmit(a, &mut out, usize::MAX);
+        assert!(out.len() > 500, "{}", out.len());
+        for piece in out.chunks(chunk.min(out.len())) {
+            net.nodes[1].handle_bytes(b, piece);
+        }
+        net.drain_events(1);
+        let got: Vec<&Data> = net.received[1].iter().map(|(_, d)| d).collect();
+        assert_eq!(got, values.iter().collect::<Vec<_>>(), "chunks of {chunk}");
+        assert!(net.errors[1].is_empty(), "chunks of {chunk}");
+    }
+}
+
+#[test]
+fn an_oversized_length_split_across_reads_is_still_refused() {
+    let mut net = Net::new(2, false);
+    net.connect(0, 1);
+    net.drive();
+    let conn = ConnectionId(500);
+    net.nodes[1].handle_connect(conn, Direction::Inbound, net.now);
+    net.nodes[1].handle_bytes(conn, &[0xff, 0xff]);
+    net.nodes[1].handle_bytes(conn, &[0xff]);
+    net.drain_events(1);
+    assert!(net.errors[1].is_empty(), "nothing to judge yet");
+    net.nodes[1].handle_bytes(conn, &[0xff, 1, 2, 3]);
+    net.drive();
+    assert_eq!(net.errors[1].len(), 1, "{:?}", net.errors[1]);
+    assert_eq!(net.peers_of(1), 1, "the good peer stays");
+}
+
+#[test]
 fn malformed_value_from_a_peer_is_dropped_with_an_error() {
     let mut net = Net::new(2, false);
     net.subscribe(1, "/t");

@@ -497,12 +497,13 @@ impl<'a> Reader<'a> {
             DataType::Timespan => Data::Timespan(Timespan::from_nanos(self.i64()?)),
             DataType::EnumValue => {
                 let name_offset = self.pos;
-                let name = std::str::from_utf8(self.length_prefixed()?).map_err(|_| {
-                    DecodeError::InvalidEnumName {
+                let string = self.string()?;
+                if string.as_str().is_none() {
+                    return Err(Box::new(DecodeError::InvalidEnumName {
                         offset: name_offset,
-                    }
-                })?;
-                Data::EnumValue(EnumValue::new(name))
+                    }));
+                }
+                Data::EnumValue(EnumValue::from_utf8(string))
             }
             DataType::Set => {
                 self.check_depth(depth, offset)?;

@@ -345,6 +345,13 @@ impl EnumValue {
         self.name().to_owned()
     }
 
+    /// The enum value named by `name`, whose bytes the caller checked to be
+    /// UTF-8 (as [`EnumValue::name`] relies on).
+    pub(crate) fn from_utf8(name: ByteString) -> EnumValue {
+        debug_assert!(name.as_str().is_some());
+        EnumValue(name)
+    }
+
     /// Whether the name is stored inline (no heap allocation).
     pub(crate) fn is_inline(&self) -> bool {
         self.0.is_inline()

@@ -234,32 +234,45 @@ impl ByteString {
     /// copies of the value read back whole (no store-forwarding stalls).
     #[inline(always)]
     pub(crate) fn from_window(window: &[u8; INLINE], len: usize) -> ByteString {
-        debug_assert!(len <= INLINE);
-        // Bytes `from..from + n` of the window, the ones at or past `len`
-        // zeroed, little-endian.
-        let piece = |from: usize, n: usize| -> u64 {
+        // Bytes `from..from + 8` of the window, the ones at or past `len`
+        // zeroed (by the mask of `len` from a table: no shifts or branches),
+        // little-endian.
+        let keep = &KEEP[len];
+        let piece = |from: usize| -> u64 {
             let mut word = [0; 8];
             word.copy_from_slice(&window[from..from + 8]);
-            let keep = len.saturating_sub(from).min(n);
-            let mask = if keep >= 8 {
-                u64::MAX
-            } else {
-                (1u64 << (8 * keep)) - 1
-            };
-            u64::from_le_bytes(word) & mask
+            let mut mask = [0; 8];
+            mask.copy_from_slice(&keep[from..from + 8]);
+            u64::from_le_bytes(word) & u64::from_le_bytes(mask)
         };
-        let head = piece(0, 8);
+        let head = piece(0);
         let mut buf = [0; INLINE];
         buf[..4].copy_from_slice(&(head as u32).to_le_bytes());
         buf[4..6].copy_from_slice(&((head >> 32) as u16).to_le_bytes());
-        buf[6..14].copy_from_slice(&piece(6, 8).to_le_bytes());
-        buf[14..].copy_from_slice(&piece(14, 8).to_le_bytes());
+        buf[6..14].copy_from_slice(&piece(6).to_le_bytes());
+        buf[14..].copy_from_slice(&piece(14).to_le_bytes());
         ByteString(Repr::Inline {
             len: len as u8,
             buf,
         })
     }
 }
+
+/// `KEEP[len]` has its first `len` bytes set: the mask that keeps a string
+/// of `len` bytes from a window.
+static KEEP: [[u8; INLINE]; INLINE + 1] = {
+    let mut masks = [[0; INLINE]; INLINE + 1];
+    let mut len = 0;
+    while len <= INLINE {
+        let mut i = 0;
+        while i < len {
+            masks[len][i] = 0xff;
+            i += 1;
+        }
+        len += 1;
+    }
+    masks
+};
 
 /// `bytes` (at most [`INLINE`] of them) followed by zeros. Inline strings
 /// keep their unused bytes zero, which lets comparisons work on the whole

@@ -65,6 +65,21 @@ pub fn encode(data: &Data) -> Vec<u8> {
 
 /// Appends the bin v1 encoding of `data` to `out`.
 pub fn encode_into(data: &Data, out: &mut Vec<u8>) {
+    if let Data::String(s) = data
+        && let Some((len, buf)) = s.inline()
+    {
+        // Tag, length (one varbyte byte: at most 22) and the whole buffer
+        // in one fixed-size copy, then cut to the string's length: no copy
+        // of a variable length per short string.
+        let mut record = [0; 2 + INLINE];
+        record[0] = DataType::String.tag();
+        record[1] = len;
+        record[2..].copy_from_slice(buf);
+        let end = out.len() + 2 + usize::from(len);
+        out.extend_from_slice(&record);
+        out.truncate(end);
+        return;
+    }
     out.push(data.data_type().tag());
     match data {
         Data::None => {}

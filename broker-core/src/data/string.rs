@@ -37,6 +37,15 @@ enum Repr {
 }
 
 impl ByteString {
+    /// The length and the zero-padded buffer of an inline string.
+    #[inline]
+    pub(crate) fn inline(&self) -> Option<(u8, &[u8; INLINE])> {
+        match &self.0 {
+            Repr::Inline { len, buf } => Some((*len, buf)),
+            Repr::Heap(_) => None,
+        }
+    }
+
     /// Whether the bytes are stored inline (no heap allocation).
     #[inline]
     pub(crate) fn is_inline(&self) -> bool {

@@ -231,9 +231,7 @@ impl<V> Drop for Store<V> {
         }
         for (key, value) in entries.drain(..) {
             drop(value);
-            if key.owns_heap() {
-                drop(key);
-            } else {
+            if !key.owns_heap() {
                 mem::forget(key);
             }
         }

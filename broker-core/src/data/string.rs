@@ -49,7 +49,7 @@ impl ByteString {
     /// Whether the bytes are stored inline (no heap allocation).
     #[inline]
     pub(crate) fn is_inline(&self) -> bool {
-        matches!(self.0, Repr::Inline { .. })
+        self.inline().is_some()
     }
 
     /// An empty string.

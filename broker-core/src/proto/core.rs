@@ -260,9 +260,9 @@ impl Core {
             };
             if c.frames.buffered() == 0 {
                 match c.frames.whole_frame(bytes) {
-                    Ok(Some(len)) => {
-                        let (frame, rest) = bytes[4..].split_at(len);
-                        bytes = rest;
+                    Ok(Some(payload)) => {
+                        let frame = &bytes[payload.clone()];
+                        bytes = &bytes[payload.end..];
                         self.handle_frame(conn, frame);
                         continue;
                     }

@@ -5,6 +5,8 @@
 //! and that many bytes. During the handshake a frame holds one
 //! [`HandshakeMessage`]; afterwards it holds one [`Envelope`].
 
+use std::ops::Range;
+
 use bytes::{Buf, Bytes, BytesMut};
 
 use super::EndpointId;
@@ -203,18 +205,18 @@ impl FrameDecoder {
         Ok(len)
     }
 
-    /// With nothing buffered, the payload length of the frame that starts
-    /// `bytes` if all of it is there, so that it can be read where it
-    /// arrived instead of being copied into the buffer first; `None` if
-    /// `bytes` holds no complete frame (then [`FrameDecoder::extend`] takes
-    /// them). The checks are those of [`FrameDecoder::next_frame`].
-    pub(crate) fn whole_frame(&self, bytes: &[u8]) -> Result<Option<usize>, WireError> {
+    /// With nothing buffered, where the payload of the frame that starts
+    /// `bytes` lies in `bytes`, if all of it is there, so that it can be read
+    /// where it arrived instead of being copied into the buffer first; `None`
+    /// if `bytes` holds no complete frame (then [`FrameDecoder::extend`]
+    /// takes them). The checks are those of [`FrameDecoder::next_frame`].
+    pub(crate) fn whole_frame(&self, bytes: &[u8]) -> Result<Option<Range<usize>>, WireError> {
         debug_assert_eq!(self.buffered(), 0);
         let Some(prefix) = bytes.first_chunk::<4>() else {
             return Ok(None);
         };
         let len = self.checked_len(prefix)?;
-        Ok((bytes.len() - 4 >= len).then_some(len))
+        Ok((bytes.len() - 4 >= len).then_some(4..4 + len))
     }
 
     /// Bytes buffered but not yet returned as frames.

@@ -7,8 +7,9 @@
 /// mimalloc instead of the system allocator: decoding and dropping message
 /// values is mostly small allocations (see docs/performance.md).
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: alloc::MiMalloc = alloc::MiMalloc;
 
+mod alloc;
 mod args;
 mod bench;
 mod bench_raw;

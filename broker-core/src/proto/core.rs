@@ -1054,10 +1054,11 @@ impl Core {
     }
 
     /// Queues one message for several connections, encoding each protocol
-    /// version once and sharing the bytes.
+    /// version's header once.
     fn send_to(&mut self, targets: &[ConnectionId], header: EnvelopeHeader<'_>, payload: &[u8]) {
-        // Each protocol version's frame, encoded once into a reused buffer
-        // and copied into each peer's queue.
+        // Each protocol version's frame header, encoded once into a reused
+        // buffer; each peer's queue gets the header and the payload, so the
+        // payload is copied once per peer and never into a frame first.
         let mut encoded = std::mem::take(&mut self.frame_scratch);
         let mut spans: [Option<std::ops::Range<usize>>; 2] = [None, None];
         encoded.clear();
@@ -1074,11 +1075,11 @@ impl Core {
             let span = spans[slot]
                 .get_or_insert_with(|| {
                     let start = encoded.len();
-                    wire::encode_envelope_frame(&mut encoded, header, version, payload);
+                    wire::encode_envelope_prefix(&mut encoded, header, version, payload.len());
                     start..encoded.len()
                 })
                 .clone();
-            let frame = &encoded[span];
+            let head = &encoded[span];
             if c.outbound.is_full(&self.config) {
                 c.stats.overflows += 1;
                 match self.config.overflow_policy {
@@ -1098,7 +1099,7 @@ impl Core {
                     }
                 }
             }
-            c.outbound.push(frame);
+            c.outbound.push_parts(head, payload);
             self.counters.sent.add(header.kind);
         }
         self.frame_scratch = encoded;

@@ -36,9 +36,17 @@ pub(super) struct Outbound {
 impl Outbound {
     /// Appends a frame.
     pub(super) fn push(&mut self, frame: &[u8]) {
+        self.push_parts(frame, &[]);
+    }
+
+    /// Appends the frame made of `head` followed by `body` (an envelope's
+    /// header and its payload, which is copied once, into the block).
+    pub(super) fn push_parts(&mut self, head: &[u8], body: &[u8]) {
+        let len = head.len() + body.len();
         match self.blocks.back_mut() {
-            Some(block) if block.capacity() - block.len() >= frame.len() => {
-                block.extend_from_slice(frame);
+            Some(block) if block.capacity() - block.len() >= len => {
+                block.extend_from_slice(head);
+                block.extend_from_slice(body);
             }
             _ => {
                 // An emptied block kept for its room, too small for this
@@ -46,13 +54,14 @@ impl Outbound {
                 if self.blocks.back().is_some_and(BytesMut::is_empty) {
                     self.blocks.pop_back();
                 }
-                let mut block = BytesMut::with_capacity(BLOCK.max(frame.len()));
-                block.extend_from_slice(frame);
+                let mut block = BytesMut::with_capacity(BLOCK.max(len));
+                block.extend_from_slice(head);
+                block.extend_from_slice(body);
                 self.blocks.push_back(block);
             }
         }
-        self.lens.push_back(frame.len());
-        self.bytes += frame.len();
+        self.lens.push_back(len);
+        self.bytes += len;
     }
 
     /// Drops the oldest frame; false if there was none.
@@ -141,6 +150,24 @@ mod tests {
         // The buffer is used again once drained.
         q.push(b"d");
         assert_eq!(&q.take(100).unwrap().0[..], b"d");
+    }
+
+    #[test]
+    fn a_frame_pushed_in_two_parts_leaves_as_one() {
+        let mut q = Outbound::default();
+        q.push(b"ab");
+        q.push_parts(b"cd", b"efg");
+        q.push_parts(b"h", b"");
+        q.push_parts(&[1; 10], &vec![2; BLOCK]);
+        assert_eq!((q.len(), q.bytes()), (4, 8 + 10 + BLOCK));
+        assert_eq!(&q.take(5).unwrap().0[..], b"ab");
+        assert_eq!(&q.take(5).unwrap().0[..], b"cdefg");
+        assert!(q.pop());
+        let (big, frames) = q.take(1).unwrap();
+        assert_eq!(frames, 1);
+        assert_eq!(big.len(), 10 + BLOCK);
+        assert!(big[..10].iter().all(|&b| b == 1) && big[10..].iter().all(|&b| b == 2));
+        assert!(q.is_empty());
     }
 
     #[test]

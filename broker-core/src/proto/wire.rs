@@ -676,14 +676,36 @@ pub fn encode_envelope_frame(
     version: u8,
     payload: &[u8],
 ) {
-    let topic = header.topic.as_str().as_bytes();
+    out.reserve(envelope_prefix_len(header, version) + payload.len());
+    encode_envelope_prefix(out, header, version, payload.len());
+    out.extend_from_slice(payload);
+}
+
+/// The bytes of an envelope frame before its payload: the length prefix and
+/// the header.
+fn envelope_prefix_len(header: EnvelopeHeader<'_>, version: u8) -> usize {
     let ext = if version >= PROTOCOL_VERSION_2 {
         ORIGIN_LEN
     } else {
         0
     };
-    let len = ENVELOPE_HEADER_LEN + topic.len() + ext + payload.len();
-    out.reserve(4 + len);
+    4 + ENVELOPE_HEADER_LEN + header.topic.as_str().len() + ext
+}
+
+/// Appends what [`encode_envelope_frame`] writes before the payload (the
+/// length prefix, which counts a payload of `payload_len` bytes, and the
+/// header), so that a caller can put the payload after it without copying
+/// it into a frame first.
+pub fn encode_envelope_prefix(
+    out: &mut Vec<u8>,
+    header: EnvelopeHeader<'_>,
+    version: u8,
+    payload_len: usize,
+) {
+    let topic = header.topic.as_str().as_bytes();
+    let prefix = envelope_prefix_len(header, version);
+    let len = prefix - 4 + payload_len;
+    out.reserve(prefix);
     out.extend_from_slice(&(len as u32).to_be_bytes());
     out.extend_from_slice(header.sender.as_bytes());
     out.extend_from_slice(header.receiver.as_bytes());
@@ -692,7 +714,7 @@ pub fn encode_envelope_frame(
     // Topic guarantees the length fits in a u16.
     out.extend_from_slice(&(topic.len() as u16).to_be_bytes());
     out.extend_from_slice(topic);
-    if ext > 0 {
+    if version >= PROTOCOL_VERSION_2 {
         let origin = header.origin.unwrap_or(Origin {
             endpoint: EndpointId::NIL,
             seq: 0,
@@ -700,7 +722,6 @@ pub fn encode_envelope_frame(
         out.extend_from_slice(origin.endpoint.as_bytes());
         out.extend_from_slice(&origin.seq.to_be_bytes());
     }
-    out.extend_from_slice(payload);
 }
 
 #[cfg(test)]
@@ -866,6 +887,34 @@ mod tests {
             Envelope::decode(Bytes::from(v2[4..].to_vec()), 2).unwrap(),
             env
         );
+    }
+
+    #[test]
+    fn a_header_then_its_payload_is_the_whole_frame() {
+        let topic = Topic::new("/a/topic").unwrap();
+        let header = EnvelopeHeader {
+            sender: A,
+            receiver: EndpointId::NIL,
+            kind: EnvelopeType::Data,
+            ttl: DEFAULT_TTL,
+            topic: &topic,
+            origin: Some(Origin {
+                endpoint: A,
+                seq: 9,
+            }),
+        };
+        for payload in [&[][..], &[1, 2, 3], &[7; 5000]] {
+            for version in [1, 2] {
+                let mut whole = Vec::new();
+                encode_envelope_frame(&mut whole, header, version, payload);
+                let mut parts = b"before".to_vec();
+                encode_envelope_prefix(&mut parts, header, version, payload.len());
+                parts.extend_from_slice(payload);
+                assert_eq!(&parts[6..], &whole[..], "version {version}");
+                let back = Envelope::decode(Bytes::from(whole[4..].to_vec()), version).unwrap();
+                assert_eq!(&back.payload[..], payload);
+            }
+        }
     }
 
     #[test]

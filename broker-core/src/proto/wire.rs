@@ -696,7 +696,7 @@ fn envelope_prefix_len(header: EnvelopeHeader<'_>, version: u8) -> usize {
 /// length prefix, which counts a payload of `payload_len` bytes, and the
 /// header), so that a caller can put the payload after it without copying
 /// it into a frame first.
-pub fn encode_envelope_prefix(
+pub(crate) fn encode_envelope_prefix(
     out: &mut Vec<u8>,
     header: EnvelopeHeader<'_>,
     version: u8,

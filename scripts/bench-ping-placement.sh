@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # docs/performance.md, "Issue 18": ping round trips with both processes on
 # one core (taskset -c 0) and on two (0 and 1), for the real path (plain and
-# TLS) and the raw floor (tokio and blocking sockets). The VM's cross-core
+# TLS) and the raw floor (tokio and blocking sockets, plain TCP and the
+# default TLS). The VM's cross-core
 # wakeup dominates unpinned runs, so placement is fixed here.
 set -euo pipefail
 B=${B:-target/release/broker}
@@ -18,5 +19,5 @@ run() { # server-cpu client-cpu flags...
 }
 for place in "0 0" "0 1"; do
   # shellcheck disable=SC2086
-  echo "cpus=$place plain: $(run $place --disable-ssl) tls: $(run $place) raw-tokio: $(run $place --raw) raw-blocking: $(run $place --raw --blocking)"
+  echo "cpus=$place plain: $(run $place --disable-ssl) tls: $(run $place) raw-tokio: $(run $place --raw --disable-ssl) raw-blocking: $(run $place --raw --blocking --disable-ssl) raw-tls-tokio: $(run $place --raw) raw-tls-blocking: $(run $place --raw --blocking)"
 done

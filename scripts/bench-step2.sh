@@ -35,6 +35,10 @@ for round in $(seq 1 "$ROUNDS"); do
     done
     echo "round=$round $tls ping base=$(run_ping "$BASE" "${flags[@]}") new=$(run_ping "$NEW" "${flags[@]}")"
   done
-  echo "round=$round floor tiny send=$(run_send "$NEW" tiny 5000000 --raw) ping=$(run_ping "$NEW" --raw --blocking)"
+  # The floor over each transport: plain TCP, and the default TLS.
+  for tls in plain tls; do
+    if [ $tls = plain ]; then flags=(--disable-ssl); else flags=(); fi
+    echo "round=$round floor $tls tiny=$(run_send "$NEW" tiny 5000000 --raw "${flags[@]}") conn=$(run_send "$NEW" conn 3000000 --raw "${flags[@]}") table=$(run_send "$NEW" table 200000 --raw "${flags[@]}") ping=$(run_ping "$NEW" --raw --blocking "${flags[@]}")"
+  done
 done
 echo "load: $(cut -d' ' -f1-3 /proc/loadavg)"

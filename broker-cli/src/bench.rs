@@ -9,12 +9,14 @@
 //! events sent before the question.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use broker_core::data::{Data, bin};
 use broker_core::payloads::{self, Payload, THROUGHPUT_TOPIC};
 use broker_core::runtime::{Endpoint, Subscriber};
+use broker_core::tls::TlsConfig;
 use broker_core::zeek::{Event, Message};
 use clap::{Args, Subcommand, ValueEnum};
 use serde_json::json;
@@ -113,7 +115,8 @@ pub(crate) struct ServeArgs {
     #[arg(long, value_name = "[ADDR:]PORT", value_parser = parse_listen)]
     metrics: Option<ListenAddr>,
     /// The floor: no endpoint, only count raw frames and echo pings (for
-    /// `send --raw` and `ping --raw`).
+    /// `send --raw` and `ping --raw`), over the same TLS as a peering (plain
+    /// TCP with --disable-ssl).
     #[arg(long, conflicts_with_all = ["zeromq_connect", "metrics"])]
     raw: bool,
     /// With --raw: blocking sockets and a thread per connection.
@@ -158,7 +161,8 @@ pub(crate) struct SendArgs {
     /// Stop sending after S seconds.
     #[arg(long, value_name = "S")]
     seconds: Option<f64>,
-    /// The floor: write the same frames, encoded once, to a `serve --raw`.
+    /// The floor: write the same frames, encoded once, to a `serve --raw`
+    /// (the same TLS mode on both sides).
     #[arg(long, conflicts_with = "zeromq_connect")]
     raw: bool,
 }
@@ -177,7 +181,8 @@ pub(crate) struct PingArgs {
     /// Round trips.
     #[arg(long, value_name = "N", default_value_t = 1000)]
     count: u64,
-    /// The floor: echo a raw frame with a `serve --raw` (tokio sockets).
+    /// The floor: echo a raw frame with a `serve --raw` (tokio sockets; the
+    /// same TLS mode on both sides).
     #[arg(long, conflicts_with = "zeromq_connect")]
     raw: bool,
     /// With --raw: blocking sockets, no runtime at all.
@@ -214,9 +219,15 @@ fn write_ready(path: Option<&PathBuf>, text: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The TLS of a raw floor: what a peering with these options speaks.
+fn raw_tls(conn: &ConnArgs) -> anyhow::Result<Option<Arc<TlsConfig>>> {
+    Ok(TlsConfig::from_options(&conn.options()?)?.map(Arc::new))
+}
+
 /// `serve --raw`: the floor's server.
 async fn serve_raw(args: ServeArgs) -> anyhow::Result<()> {
     let listen = args.listen.context("--raw needs --listen")?;
+    let tls = raw_tls(&args.conn)?;
     let host = if listen.address.is_empty() {
         "0.0.0.0"
     } else {
@@ -228,15 +239,17 @@ async fn serve_raw(args: ServeArgs) -> anyhow::Result<()> {
             args.ready_file.as_ref(),
             &format!("{}\n", listener.local_addr()?.port()),
         )?;
-        return tokio::task::spawn_blocking(move || crate::bench_raw::serve_blocking(listener))
-            .await?;
+        return tokio::task::spawn_blocking(move || {
+            crate::bench_raw::serve_blocking(listener, tls)
+        })
+        .await?;
     }
     let listener = tokio::net::TcpListener::bind((host, listen.port)).await?;
     write_ready(
         args.ready_file.as_ref(),
         &format!("{}\n", listener.local_addr()?.port()),
     )?;
-    crate::bench_raw::serve(listener).await
+    crate::bench_raw::serve(listener, tls).await
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
@@ -338,14 +351,14 @@ async fn send(args: SendArgs) -> anyhow::Result<()> {
         } else {
             1_000_000
         });
-        return crate::bench_raw::send(
-            &peer.host,
-            peer.port,
-            Payload::from(args.payload),
-            limit,
-            args.seconds,
-        )
-        .await;
+        let tls = raw_tls(&args.conn)?;
+        let target = crate::bench_raw::Target {
+            host: &peer.host,
+            port: peer.port,
+            tls: tls.as_deref(),
+        };
+        return crate::bench_raw::send(target, Payload::from(args.payload), limit, args.seconds)
+            .await;
     }
     let (ep, mut acks, node) = connect(
         &args.conn,
@@ -441,13 +454,24 @@ async fn ping(args: PingArgs) -> anyhow::Result<()> {
     if args.raw {
         let peer = args.peer.clone().context("--raw needs --peer")?;
         let count = args.count;
+        let tls = raw_tls(&args.conn)?;
         let rtts = if args.blocking {
             tokio::task::spawn_blocking(move || {
-                crate::bench_raw::ping_blocking(&peer.host, peer.port, count)
+                let target = crate::bench_raw::Target {
+                    host: &peer.host,
+                    port: peer.port,
+                    tls: tls.as_deref(),
+                };
+                crate::bench_raw::ping_blocking(target, count)
             })
             .await??
         } else {
-            crate::bench_raw::ping(&peer.host, peer.port, count).await?
+            let target = crate::bench_raw::Target {
+                host: &peer.host,
+                port: peer.port,
+                tls: tls.as_deref(),
+            };
+            crate::bench_raw::ping(target, count).await?
         };
         print_rtts(rtts);
         return Ok(());

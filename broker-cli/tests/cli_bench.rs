@@ -143,31 +143,63 @@ fn ping_measures_every_round_trip_with_and_without_busy_polling() {
 }
 
 #[test]
-fn the_raw_floor_counts_frames_and_echoes_pings_in_both_modes() {
-    for (name, mode) in [
-        ("serve-raw", &[][..]),
-        ("serve-raw-blocking", &["--blocking"][..]),
-    ] {
-        let mut args = vec!["bench", "serve", "--raw"];
-        args.extend_from_slice(mode);
-        let server = Server::start(name, &args);
-        let out = send(
-            &server,
-            &["--raw", "--payload", "conn", "--events", "20000"],
-        );
-        assert_eq!(out["events"], 20000, "{name}: {out}");
-        assert_eq!(out["confirmed"], true, "{name}: {out}");
-        assert_eq!(out["raw"], true, "{name}: {out}");
+fn the_raw_floor_counts_frames_and_echoes_pings_in_every_mode() {
+    let transports: [(&str, &[&str]); 3] = [
+        ("plain", &["--disable-ssl"]),
+        ("anonymous", &[]),
+        ("rustls", &["--unauthenticated-tls", "certificates"]),
+    ];
+    for (transport, tls) in transports {
+        for (threads, blocking) in [("tokio", &[][..]), ("blocking", &["--blocking"][..])] {
+            let name = format!("serve-raw-{transport}-{threads}");
+            let mut args = vec!["bench", "serve", "--raw"];
+            args.extend_from_slice(blocking);
+            args.extend_from_slice(tls);
+            let server = Server::start(&name, &args);
+            let mut extra = vec!["--raw", "--payload", "conn", "--events", "20000"];
+            extra.extend_from_slice(tls);
+            let out = send(&server, &extra);
+            assert_eq!(out["events"], 20000, "{name}: {out}");
+            assert_eq!(out["confirmed"], true, "{name}: {out}");
+            assert_eq!(out["raw"], true, "{name}: {out}");
+            let peer = server.peer();
+            let mut args = vec!["bench", "ping", "--raw", "--peer", &peer, "--count", "200"];
+            args.extend_from_slice(blocking);
+            args.extend_from_slice(tls);
+            let out = result(&args);
+            assert_eq!(out["count"], 200, "{name}: {out}");
+            let (p50, p99) = (
+                out["p50_us"].as_f64().unwrap(),
+                out["p99_us"].as_f64().unwrap(),
+            );
+            assert!(0.0 < p50 && p50 <= p99, "{name}: {out}");
+        }
+    }
+}
+
+/// The raw floor speaks TLS unless told not to, like every bench command: a
+/// TLS client and a plain server (or the other way round) do not get along.
+#[test]
+fn the_raw_floor_speaks_the_transport_it_is_given() {
+    let plain = Server::start(
+        "raw-plain-only",
+        &["bench", "serve", "--raw", "--disable-ssl"],
+    );
+    let tls = Server::start("raw-tls-only", &["bench", "serve", "--raw"]);
+    let cases: [(&Server, &[&str], &str); 2] = [
+        (&plain, &[], "TLS handshake with the raw server"),
+        (&tls, &["--disable-ssl"], "the same transport"),
+    ];
+    for (server, flags, says) in cases {
         let peer = server.peer();
-        let mut args = vec!["bench", "ping", "--raw", "--peer", &peer, "--count", "200"];
-        args.extend_from_slice(mode);
-        let out = result(&args);
-        assert_eq!(out["count"], 200, "{name}: {out}");
-        let (p50, p99) = (
-            out["p50_us"].as_f64().unwrap(),
-            out["p99_us"].as_f64().unwrap(),
-        );
-        assert!(0.0 < p50 && p50 <= p99, "{name}: {out}");
+        let mut args = vec!["bench", "ping", "--raw", "--peer", &peer, "--count", "5"];
+        args.extend_from_slice(flags);
+        let start = Instant::now();
+        let out = run(&args);
+        assert!(!out.status.success(), "{args:?} succeeded");
+        assert!(start.elapsed() < Duration::from_secs(30));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
     }
 }
 

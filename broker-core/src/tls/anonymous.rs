@@ -124,6 +124,28 @@ impl Anonymous {
         Ok(tls)
     }
 
+    /// [`Anonymous::connect`] on a blocking socket.
+    pub(crate) fn connect_blocking(
+        &self,
+        stream: std::net::TcpStream,
+    ) -> std::io::Result<openssl::ssl::SslStream<std::net::TcpStream>> {
+        Ssl::new(&self.client)
+            .map_err(|e| std::io::Error::other(describe_stack(&e)))?
+            .connect(stream)
+            .map_err(|e| std::io::Error::other(describe_handshake(&e)))
+    }
+
+    /// [`Anonymous::accept`] on a blocking socket.
+    pub(crate) fn accept_blocking(
+        &self,
+        stream: std::net::TcpStream,
+    ) -> std::io::Result<openssl::ssl::SslStream<std::net::TcpStream>> {
+        Ssl::new(&self.server)
+            .map_err(|e| std::io::Error::other(describe_stack(&e)))?
+            .accept(stream)
+            .map_err(|e| std::io::Error::other(describe_handshake(&e)))
+    }
+
     fn stream(&self, context: &SslContext, stream: TcpStream) -> Result<Stream, String> {
         let buffered = BufWriter::with_capacity(WRITE_BUFFER, stream);
         Ssl::new(context)
@@ -145,6 +167,15 @@ fn broker_context(method: SslMethod) -> Result<SslContextBuilder, ErrorStack> {
     builder.set_tmp_dh(&*Dh::params_from_pem(FFDHE3072)?)?;
     builder.set_cipher_list(OFFERED_CIPHER_LIST)?;
     Ok(builder)
+}
+
+/// The text of a failed blocking handshake.
+fn describe_handshake<S>(e: &openssl::ssl::HandshakeError<S>) -> String {
+    match e {
+        openssl::ssl::HandshakeError::SetupFailure(stack) => describe_stack(stack),
+        openssl::ssl::HandshakeError::Failure(mid)
+        | openssl::ssl::HandshakeError::WouldBlock(mid) => describe_error(mid.error()),
+    }
 }
 
 /// The reason of the first error on an OpenSSL error stack, or the stack.

@@ -39,6 +39,7 @@ mod anonymous;
 #[cfg(feature = "openssl")]
 mod client_hello;
 mod rustls_configs;
+mod transport;
 
 use std::fmt;
 use std::path::PathBuf;
@@ -52,6 +53,7 @@ use tokio::net::TcpStream;
 
 use crate::options::{Options, UnauthenticatedTls};
 use rustls_configs::{Ephemeral, authenticated, unauthenticated};
+pub use transport::{BlockingTlsConnection, TlsConnection};
 
 #[cfg(feature = "openssl")]
 pub use anonymous::{CIPHER_LIST as ANONYMOUS_CIPHER_LIST, GROUPS as ANONYMOUS_GROUPS};

@@ -262,19 +262,27 @@ async fn twenty_thousand_messages_arrive_once_and_in_order() {
     drop(sender.await.unwrap());
 }
 
-#[tokio::test]
-async fn messages_to_a_late_reader_arrive_whole_and_in_order() {
-    // Plain TCP: the driver writes small chunks itself while the writer is
-    // idle and hands what does not fit (and large chunks) to the writer
-    // task. A publisher that trickles messages of 2–32 KB (small chunks)
-    // to a subscriber that starts late behind a short queue (so the
-    // receiver stops reading and the socket buffers fill) takes every path:
-    // whole and partial direct writes, the writer, then direct again.
-    let (server, client, _) = pair_with(Options {
+/// The driver writes small chunks itself while a connection's writer is
+/// idle and hands what does not leave at once (and large chunks) to the
+/// writer task: on plain TCP with `try_write`, over TLS by polling the
+/// stream's write half once. A publisher that trickles messages of 2–32 KB
+/// (small chunks) to a subscriber that starts late behind a short queue (so
+/// the receiver stops reading and the socket buffers fill) takes every path:
+/// whole and partial direct writes, records left to flush, the writer, then
+/// direct again.
+async fn late_reader_gets_everything_in_order(transport: Options) {
+    let server = Endpoint::new(Options {
         congestion_queue_size: 4,
-        ..options()
+        ..transport.clone()
     })
-    .await;
+    .unwrap();
+    let client = Endpoint::new(transport).unwrap();
+    let port = server.listen("127.0.0.1", 0).await.unwrap();
+    client
+        .peer_and_wait("127.0.0.1", port, Duration::ZERO)
+        .await
+        .unwrap();
+    server.await_peer(client.node_id(), WAIT).await.unwrap();
     let mut sub = server.subscribe(["/big"]).await.unwrap();
     tokio::time::sleep(Duration::from_millis(100)).await;
     const COUNT: usize = 1_500;
@@ -299,6 +307,27 @@ async fn messages_to_a_late_reader_arrive_whole_and_in_order() {
     }
     assert!(sub.recv_timeout(Duration::from_millis(200)).await.is_none());
     drop(sender.await.unwrap());
+}
+
+#[tokio::test]
+async fn messages_to_a_late_reader_arrive_whole_and_in_order() {
+    late_reader_gets_everything_in_order(options()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_to_a_late_reader_arrive_whole_and_in_order_over_tls() {
+    let mut modes = vec![broker_core::options::UnauthenticatedTls::EphemeralCertificates];
+    if cfg!(feature = "openssl") {
+        modes.push(broker_core::options::UnauthenticatedTls::Anonymous);
+    }
+    for unauthenticated_tls in modes {
+        late_reader_gets_everything_in_order(Options {
+            disable_ssl: false,
+            unauthenticated_tls,
+            ..options()
+        })
+        .await;
+    }
 }
 
 #[tokio::test]

@@ -905,15 +905,15 @@ impl Driver {
             let Some((mut chunk, _)) = self.core.poll_transmit_chunk(conn, WRITE_CHUNK) else {
                 return;
             };
-            // The writer is idle: on plain TCP, write a small chunk now.
-            // What does not fit goes to the writer, in order. (Large chunks
+            // The writer is idle: write a small chunk now. What does not
+            // leave at once goes to the writer, in order. (Large chunks
             // always go to the writer: writing them here too raised the
             // sender's peak memory by a sixth in the table benchmark, for no
             // gain in speed.)
-            if let Some(socket) = &c.tasks.direct
+            if let Some(direct) = &c.tasks.direct
                 && chunk.len() < DIRECT_WRITE_MAX
             {
-                let (written, rest) = io::write_now(socket, chunk);
+                let (written, rest) = direct.write_now(chunk);
                 self.counters.sent_bytes += written as u64;
                 match rest {
                     Some(rest) => chunk = rest,

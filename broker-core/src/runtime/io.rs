@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::mpsc;
 use tokio::task::{AbortHandle, JoinSet};
@@ -68,9 +68,9 @@ pub(crate) struct Input {
 pub(crate) struct ConnTasks {
     /// Chunks to write; dropping it closes the write side after the last chunk.
     pub(crate) writer: mpsc::Sender<Bytes>,
-    /// A plain TCP connection's socket, which the driver writes to itself
-    /// while the writer has nothing (see [`spawn_plain_connection`]).
-    pub(crate) direct: Option<Arc<TcpStream>>,
+    /// How the driver writes to the connection itself while the writer has
+    /// nothing (see [`spawn_plain_connection`] and [`Direct`]).
+    pub(crate) direct: Option<Direct>,
     reader: AbortHandle,
 }
 
@@ -91,7 +91,8 @@ pub(crate) fn spawn_connection<S>(
 where
     S: AsyncRead + AsyncWrite + Send + 'static,
 {
-    let (mut rd, mut wr) = tokio::io::split(stream);
+    let (mut rd, wr) = tokio::io::split(stream);
+    let wr = Arc::new(SharedWriter(std::sync::Mutex::new(wr)));
     let (writer, mut chunks) = mpsc::channel::<Bytes>(2);
     let reader = tokio::spawn(async move {
         let mut buf = BytesMut::with_capacity(READ_CHUNK);
@@ -127,10 +128,12 @@ where
         let _ = input.send(msg).await;
     })
     .abort_handle();
+    let direct = Arc::clone(&wr);
     tokio::spawn(async move {
         while let Some(chunk) = chunks.recv().await {
-            // A TLS stream may keep records buffered after `write_all`
-            // (when the socket was full): flush them. A no-op on TCP.
+            // A TLS stream may keep records buffered after a write (when the
+            // socket was full, or OpenSSL's write buffer): flush them. An
+            // empty chunk asks for only that (see `SharedWriter::write_now`).
             if wr.write_all(&chunk).await.is_err() || wr.flush().await.is_err() {
                 let _ = events.send(IoEvent::Closed { conn });
                 return;
@@ -144,8 +147,102 @@ where
     });
     ConnTasks {
         writer,
-        direct: None,
+        direct: Some(Direct::Stream(direct)),
         reader,
+    }
+}
+
+/// How the driver writes to a connection itself while the connection's
+/// writer task is idle.
+pub(crate) enum Direct {
+    /// Plain TCP: `try_write` on the shared socket.
+    Plain(Arc<TcpStream>),
+    /// TLS: the write half, polled once without waiting.
+    Stream(Arc<dyn WriteNow>),
+}
+
+impl Direct {
+    /// Writes what of `chunk` can leave now without waiting; returns how many
+    /// bytes of it were taken, and what is left for the writer task: the
+    /// rest of the chunk, or an empty chunk when all of it was taken but
+    /// some of it still waits in the stream's buffers to be flushed.
+    pub(crate) fn write_now(&self, chunk: Bytes) -> (usize, Option<Bytes>) {
+        match self {
+            Direct::Plain(socket) => write_now(socket, chunk),
+            Direct::Stream(stream) => stream.write_now(chunk),
+        }
+    }
+}
+
+/// A write half the driver and the writer task share (see [`Direct`]).
+pub(crate) trait WriteNow: Send + Sync {
+    /// See [`Direct::write_now`].
+    fn write_now(&self, chunk: Bytes) -> (usize, Option<Bytes>);
+}
+
+/// The write half of a TLS stream, shared by the writer task (which polls
+/// it with its own waker, a poll at a time) and the driver (which polls it
+/// once, with a waker that does nothing, only while the writer is idle and
+/// so waits on its channel, not on the socket: a `Pending` the driver sees
+/// is polled again by the writer, which then registers its own waker).
+struct SharedWriter<S>(std::sync::Mutex<tokio::io::WriteHalf<S>>);
+
+impl<S: AsyncWrite> SharedWriter<S> {
+    fn poll<T>(
+        &self,
+        cx: &mut std::task::Context<'_>,
+        op: impl FnOnce(
+            std::pin::Pin<&mut tokio::io::WriteHalf<S>>,
+            &mut std::task::Context<'_>,
+        ) -> std::task::Poll<T>,
+    ) -> std::task::Poll<T> {
+        let mut half = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        op(std::pin::Pin::new(&mut *half), cx)
+    }
+
+    async fn write_all(&self, mut bytes: &[u8]) -> std::io::Result<()> {
+        while !bytes.is_empty() {
+            let n =
+                std::future::poll_fn(|cx| self.poll(cx, |w, cx| w.poll_write(cx, bytes))).await?;
+            if n == 0 {
+                return Err(std::io::ErrorKind::WriteZero.into());
+            }
+            bytes = &bytes[n..];
+        }
+        Ok(())
+    }
+
+    async fn flush(&self) -> std::io::Result<()> {
+        std::future::poll_fn(|cx| self.poll(cx, |w, cx| w.poll_flush(cx))).await
+    }
+
+    async fn shutdown(&self) -> std::io::Result<()> {
+        std::future::poll_fn(|cx| self.poll(cx, |w, cx| w.poll_shutdown(cx))).await
+    }
+}
+
+impl<S: AsyncWrite + Send> WriteNow for SharedWriter<S> {
+    fn write_now(&self, mut chunk: Bytes) -> (usize, Option<Bytes>) {
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        let mut taken = 0;
+        while taken < chunk.len() {
+            match self.poll(&mut cx, |w, cx| w.poll_write(cx, &chunk[taken..])) {
+                std::task::Poll::Ready(Ok(n)) if n > 0 => taken += n,
+                // Full, failed or closed: the writer task waits, or reports.
+                _ => break,
+            }
+        }
+        if taken < chunk.len() {
+            let _ = chunk.split_to(taken);
+            return (taken, Some(chunk));
+        }
+        match self.poll(&mut cx, |w, cx| w.poll_flush(cx)) {
+            std::task::Poll::Ready(Ok(())) => (taken, None),
+            _ => (taken, Some(Bytes::new())),
+        }
     }
 }
 
@@ -241,7 +338,7 @@ pub(crate) fn spawn_plain_connection(
     });
     ConnTasks {
         writer,
-        direct: Some(stream),
+        direct: Some(Direct::Plain(stream)),
         reader,
     }
 }
@@ -442,6 +539,64 @@ pub(crate) fn spawn_redial_timer(
 mod tests {
     use super::*;
     use tokio::io::AsyncReadExt;
+
+    fn shared<S: AsyncRead + AsyncWrite>(stream: S) -> SharedWriter<S> {
+        SharedWriter(std::sync::Mutex::new(tokio::io::split(stream).1))
+    }
+
+    /// A stream with room for everything takes the whole chunk, and the
+    /// peer reads it.
+    #[tokio::test]
+    async fn a_stream_write_that_fits_leaves_at_once() {
+        let (ours, mut peer) = tokio::io::duplex(1024);
+        let writer = shared(ours);
+        let chunk = Bytes::from_static(b"a whole chunk");
+        assert_eq!(writer.write_now(chunk.clone()), (chunk.len(), None));
+        let mut got = vec![0u8; chunk.len()];
+        peer.read_exact(&mut got).await.unwrap();
+        assert_eq!(got, chunk);
+    }
+
+    /// A stream with room for part of the chunk: the rest, in order, is
+    /// left for the writer task.
+    #[tokio::test]
+    async fn a_stream_write_that_fills_the_stream_leaves_the_rest() {
+        let (ours, mut peer) = tokio::io::duplex(64);
+        let writer = shared(ours);
+        let chunk: Bytes = (0..200u8).collect::<Vec<u8>>().into();
+        let (taken, rest) = writer.write_now(chunk.clone());
+        assert_eq!(taken, 64);
+        assert_eq!(rest.as_deref(), Some(&chunk[64..]));
+        // Nothing more fits until the peer reads.
+        let (taken, rest) = writer.write_now(rest.unwrap());
+        assert_eq!((taken, rest.map(|r| r.len())), (0, Some(136)));
+        let mut got = vec![0u8; 64];
+        peer.read_exact(&mut got).await.unwrap();
+        assert_eq!(got, chunk[..64]);
+    }
+
+    /// A buffered stream (OpenSSL's records wait in a write buffer) that
+    /// takes the whole chunk but cannot flush it all: an empty chunk asks
+    /// the writer task to flush, and the flush delivers every byte.
+    #[tokio::test]
+    async fn a_stream_write_left_in_a_buffer_asks_for_a_flush() {
+        let (ours, mut peer) = tokio::io::duplex(16);
+        let writer = shared(tokio::io::BufWriter::with_capacity(256, ours));
+        let chunk: Bytes = (0..100u8).collect::<Vec<u8>>().into();
+        let (taken, rest) = writer.write_now(chunk.clone());
+        assert_eq!(taken, 100);
+        assert_eq!(rest, Some(Bytes::new()));
+        let reader = tokio::spawn(async move {
+            let mut got = vec![0u8; 100];
+            peer.read_exact(&mut got).await.unwrap();
+            got
+        });
+        tokio::time::timeout(std::time::Duration::from_secs(10), writer.flush())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(reader.await.unwrap(), chunk);
+    }
 
     /// A connected loopback pair: ours, and the peer's end.
     async fn tcp_pair() -> (TcpStream, TcpStream) {

@@ -36,6 +36,9 @@ const WRITE_CHUNK: usize = 256 * 1024;
 /// Chunks below this size the driver writes itself on plain TCP while the
 /// writer is idle (see `flush_conn`).
 const DIRECT_WRITE_MAX: usize = 64 * 1024;
+/// The same over TLS, where writing means encrypting: one record's worth
+/// (16 KiB), so that bulk encryption stays with the writer task.
+const DIRECT_WRITE_MAX_TLS: usize = 16 * 1024;
 /// Publish requests handled per wakeup before yielding to other work.
 const PUBLISH_BATCH: usize = 256;
 /// After delivering this many encoded bytes to local subscribers, the driver
@@ -911,7 +914,11 @@ impl Driver {
             // sender's peak memory by a sixth in the table benchmark, for no
             // gain in speed.)
             if let Some(direct) = &c.tasks.direct
-                && chunk.len() < DIRECT_WRITE_MAX
+                && chunk.len()
+                    < match direct {
+                        io::Direct::Plain(_) => DIRECT_WRITE_MAX,
+                        io::Direct::Stream(_) => DIRECT_WRITE_MAX_TLS,
+                    }
             {
                 let (written, rest) = direct.write_now(chunk);
                 self.counters.sent_bytes += written as u64;

@@ -187,18 +187,20 @@ pub(crate) struct Target<'a> {
     pub(crate) tls: Option<&'a TlsConfig>,
 }
 
+impl Target<'_> {
+    /// The error of a failed dial.
+    fn unreachable(&self) -> String {
+        format!("cannot reach the raw server at {}:{}", self.host, self.port)
+    }
+}
+
 /// Runs `run` over a tokio connection to `target`, TLS or not.
 macro_rules! with_stream {
     ($target:expr, |$stream:ident| $run:expr) => {{
         let target = $target;
         let tcp = TcpStream::connect((target.host, target.port))
             .await
-            .with_context(|| {
-                format!(
-                    "cannot reach the raw server at {}:{}",
-                    target.host, target.port
-                )
-            })?;
+            .with_context(|| target.unreachable())?;
         tcp.set_nodelay(true)?;
         match target.tls {
             Some(tls) => {
@@ -293,12 +295,8 @@ async fn ping_over(
 
 /// Round trips on a blocking socket (no runtime at all).
 pub(crate) fn ping_blocking(target: Target<'_>, count: u64) -> anyhow::Result<Vec<Duration>> {
-    let tcp = std::net::TcpStream::connect((target.host, target.port)).with_context(|| {
-        format!(
-            "cannot reach the raw server at {}:{}",
-            target.host, target.port
-        )
-    })?;
+    let tcp = std::net::TcpStream::connect((target.host, target.port))
+        .with_context(|| target.unreachable())?;
     tcp.set_nodelay(true)?;
     match target.tls {
         Some(tls) => ping_blocking_over(

@@ -30,8 +30,13 @@ async fn pair() -> (Endpoint, Endpoint, u16) {
 
 /// [`pair`] with a listener built from `server_options`.
 async fn pair_with(server_options: Options) -> (Endpoint, Endpoint, u16) {
+    pair_of(server_options, options()).await
+}
+
+/// Two peered endpoints built from their own options.
+async fn pair_of(server_options: Options, client_options: Options) -> (Endpoint, Endpoint, u16) {
     let server = Endpoint::new(server_options).unwrap();
-    let client = endpoint();
+    let client = Endpoint::new(client_options).unwrap();
     let port = server.listen("127.0.0.1", 0).await.unwrap();
     client
         .peer_and_wait("127.0.0.1", port, Duration::ZERO)
@@ -271,18 +276,11 @@ async fn twenty_thousand_messages_arrive_once_and_in_order() {
 /// whole and partial direct writes, records left to flush, the writer, then
 /// direct again.
 async fn late_reader_gets_everything_in_order(transport: Options) {
-    let server = Endpoint::new(Options {
+    let server_options = Options {
         congestion_queue_size: 4,
         ..transport.clone()
-    })
-    .unwrap();
-    let client = Endpoint::new(transport).unwrap();
-    let port = server.listen("127.0.0.1", 0).await.unwrap();
-    client
-        .peer_and_wait("127.0.0.1", port, Duration::ZERO)
-        .await
-        .unwrap();
-    server.await_peer(client.node_id(), WAIT).await.unwrap();
+    };
+    let (server, client, _) = pair_of(server_options, transport).await;
     let mut sub = server.subscribe(["/big"]).await.unwrap();
     tokio::time::sleep(Duration::from_millis(100)).await;
     const COUNT: usize = 1_500;

@@ -185,7 +185,7 @@ impl TlsConfig {
         self.bounded_blocking(stream, |stream| {
             #[cfg(feature = "openssl")]
             if let Some(anonymous) = &self.anonymous
-                && offers_anonymous_suite_blocking(&stream)?
+                && offers_anonymous_suite_blocking(&stream, self.handshake_timeout)?
             {
                 return Ok(Blocking::OpenSsl(Box::new(
                     anonymous.accept_blocking(stream)?,
@@ -218,12 +218,24 @@ impl TlsConfig {
 }
 
 /// Whether the ClientHello waiting on `stream` offers Broker's anonymous
-/// suite (the blocking form of the listener's check).
+/// suite (the blocking form of the listener's check), within `timeout`.
 #[cfg(feature = "openssl")]
-fn offers_anonymous_suite_blocking(stream: &std::net::TcpStream) -> io::Result<bool> {
+fn offers_anonymous_suite_blocking(
+    stream: &std::net::TcpStream,
+    timeout: std::time::Duration,
+) -> io::Result<bool> {
     use super::client_hello::{MAX_PEEK, Peeked, offers_suite};
+    let deadline = std::time::Instant::now() + timeout;
     let mut buf = vec![0u8; MAX_PEEK];
     loop {
+        // `peek` waits (up to the socket's read timeout) only while nothing
+        // is there; a hello that stops halfway is bounded here.
+        if std::time::Instant::now() >= deadline {
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!("timed out after {timeout:?} waiting for the TLS ClientHello"),
+            ));
+        }
         let n = stream.peek(&mut buf)?;
         if n == 0 {
             return Err(io::Error::new(
@@ -359,6 +371,57 @@ mod tests {
                 conn.flush().await.unwrap();
             });
             assert_eq!(&client.join().unwrap(), b"pong");
+        }
+    }
+
+    /// A client that says nothing, one whose hello stops halfway, and one
+    /// that sends garbage: the blocking accept gives up after the handshake
+    /// timeout, or at once, with an error each time.
+    #[test]
+    fn a_blocking_accept_is_bounded_and_refuses_garbage() {
+        for (mode, _) in modes() {
+            let options = Options {
+                unauthenticated_tls: mode,
+                handshake_timeout: Duration::from_millis(300),
+                ..Options::default()
+            };
+            let tls = TlsConfig::from_options(&options).unwrap().unwrap();
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            let port = listener.local_addr().unwrap().port();
+            let _silent = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+            let (accepted, _) = listener.accept().unwrap();
+            let start = std::time::Instant::now();
+            assert!(tls.accept_blocking(accepted).is_err());
+            let took = start.elapsed();
+            assert!(
+                took >= Duration::from_millis(250) && took < Duration::from_secs(10),
+                "{took:?}"
+            );
+
+            // A hello that stops halfway: a record header announcing 200
+            // bytes of handshake, and 10 of them.
+            let mut partial = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+            partial
+                .write_all(&[0x16, 3, 1, 0, 200, 1, 0, 0, 196, 3, 3, 0, 0, 0, 0])
+                .unwrap();
+            let (accepted, _) = listener.accept().unwrap();
+            let start = std::time::Instant::now();
+            assert!(tls.accept_blocking(accepted).is_err());
+            let took = start.elapsed();
+            assert!(
+                took >= Duration::from_millis(250) && took < Duration::from_secs(10),
+                "{took:?}"
+            );
+
+            let mut garbage = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+            garbage
+                .write_all(&[0x16, 3, 1, 0, 5, 1, 2, 3, 4, 5])
+                .unwrap();
+            garbage.write_all(b"GET / HTTP/1.1\r\n\r\n").unwrap();
+            let (accepted, _) = listener.accept().unwrap();
+            let start = std::time::Instant::now();
+            assert!(tls.accept_blocking(accepted).is_err());
+            assert!(start.elapsed() < Duration::from_secs(10));
         }
     }
 

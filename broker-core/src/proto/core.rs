@@ -735,8 +735,15 @@ impl Core {
         let Some(c) = self.conns.get_mut(&conn) else {
             return;
         };
-        match c.state.take() {
-            Some(ConnState::Handshake(h)) => {
+        // A peering's frames leave the state where it is (moving it out and
+        // back copied 120 bytes each way per message); only a handshake
+        // takes it.
+        let version = match &c.state {
+            Some(ConnState::Peered(p) | ConnState::Closing(p)) => p.version,
+            Some(ConnState::Handshake(_)) => {
+                let Some(ConnState::Handshake(h)) = c.state.take() else {
+                    return;
+                };
                 let msg = match HandshakeMessage::decode(frame) {
                     Ok(msg) => msg,
                     Err(e) => {
@@ -746,19 +753,13 @@ impl Core {
                     }
                 };
                 self.handle_handshake(conn, h, msg);
+                return;
             }
-            Some(state @ (ConnState::Peered(_) | ConnState::Closing(_))) => {
-                let version = match &state {
-                    ConnState::Peered(p) | ConnState::Closing(p) => p.version,
-                    ConnState::Handshake(_) => 1,
-                };
-                c.state = Some(state);
-                match EnvelopeRef::decode_cached(frame, version, &mut c.last_topic) {
-                    Ok(env) => self.handle_envelope(conn, env),
-                    Err(e) => self.protocol_error(conn, &e),
-                }
-            }
-            None => {}
+            None => return,
+        };
+        match EnvelopeRef::decode_cached(frame, version, &mut c.last_topic) {
+            Ok(env) => self.handle_envelope(conn, env),
+            Err(e) => self.protocol_error(conn, &e),
         }
     }
 

@@ -168,11 +168,7 @@ impl TlsConfig {
             let name = self.server_name(host).map_err(io::Error::other)?;
             let conn =
                 ClientConnection::new(Arc::clone(&self.client), name).map_err(io::Error::other)?;
-            let mut tls = StreamOwned::new(conn, stream);
-            while tls.conn.is_handshaking() {
-                tls.conn.complete_io(&mut tls.sock)?;
-            }
-            Ok(Blocking::RustlsClient(Box::new(tls)))
+            Ok(Blocking::RustlsClient(Box::new(handshake(conn, stream)?)))
         })
     }
 
@@ -192,11 +188,7 @@ impl TlsConfig {
                 )));
             }
             let conn = ServerConnection::new(Arc::clone(&self.server)).map_err(io::Error::other)?;
-            let mut tls = StreamOwned::new(conn, stream);
-            while tls.conn.is_handshaking() {
-                tls.conn.complete_io(&mut tls.sock)?;
-            }
-            Ok(Blocking::RustlsServer(Box::new(tls)))
+            Ok(Blocking::RustlsServer(Box::new(handshake(conn, stream)?)))
         })
     }
 
@@ -215,6 +207,22 @@ impl TlsConfig {
         socket.set_write_timeout(None)?;
         Ok(BlockingTlsConnection(tls))
     }
+}
+
+/// Runs a rustls handshake to its end on a blocking socket.
+fn handshake<C, D>(
+    conn: C,
+    stream: std::net::TcpStream,
+) -> io::Result<StreamOwned<C, std::net::TcpStream>>
+where
+    C: std::ops::DerefMut<Target = rustls::ConnectionCommon<D>>,
+    D: rustls::SideData,
+{
+    let mut tls = StreamOwned::new(conn, stream);
+    while tls.conn.is_handshaking() {
+        tls.conn.complete_io(&mut tls.sock)?;
+    }
+    Ok(tls)
 }
 
 /// Whether the ClientHello waiting on `stream` offers Broker's anonymous
@@ -374,18 +382,23 @@ mod tests {
         }
     }
 
+    /// A configuration whose handshakes give up after 300 ms.
+    fn quick_to_give_up(unauthenticated_tls: UnauthenticatedTls) -> TlsConfig {
+        let options = Options {
+            unauthenticated_tls,
+            handshake_timeout: Duration::from_millis(300),
+            ..Options::default()
+        };
+        TlsConfig::from_options(&options).unwrap().unwrap()
+    }
+
     /// A client that says nothing, one whose hello stops halfway, and one
     /// that sends garbage: the blocking accept gives up after the handshake
     /// timeout, or at once, with an error each time.
     #[test]
     fn a_blocking_accept_is_bounded_and_refuses_garbage() {
         for (mode, _) in modes() {
-            let options = Options {
-                unauthenticated_tls: mode,
-                handshake_timeout: Duration::from_millis(300),
-                ..Options::default()
-            };
-            let tls = TlsConfig::from_options(&options).unwrap().unwrap();
+            let tls = quick_to_give_up(mode);
             let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
             let port = listener.local_addr().unwrap().port();
             // How long a blocking accept of a client that sends `bytes` takes
@@ -415,12 +428,7 @@ mod tests {
     #[test]
     fn a_blocking_handshake_is_bounded_by_the_handshake_timeout() {
         for (mode, _) in modes() {
-            let options = Options {
-                unauthenticated_tls: mode,
-                handshake_timeout: Duration::from_millis(300),
-                ..Options::default()
-            };
-            let tls = TlsConfig::from_options(&options).unwrap().unwrap();
+            let tls = quick_to_give_up(mode);
             let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
             let port = listener.local_addr().unwrap().port();
             let tcp = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();

@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use broker_core::data::bin::{self, DecodeError};
+use broker_core::data::view::DataBuf;
 use broker_core::data::{Data, Timestamp, json};
 use broker_core::zeek::Message;
 use serde_json::Value;
@@ -144,6 +145,27 @@ fn zeek_messages_in_the_vectors_parse_and_rebuild_identically() {
         count += 1;
     }
     assert_eq!(count, 9);
+}
+
+#[test]
+fn every_golden_value_reads_the_same_through_a_view() {
+    for v in vectors("bin-v1-values.jsonl") {
+        let name = field(&v, "name");
+        let bytes = hex::decode(field(&v, "bin_v1_hex")).unwrap();
+        let buf = DataBuf::parse(&bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(Ok(buf.to_data()), bin::decode(&bytes), "{name}");
+        assert_eq!(buf.as_bytes(), &bytes[..], "{name}");
+    }
+}
+
+#[test]
+fn every_invalid_vector_is_refused_by_a_view_with_the_decoders_error() {
+    for v in vectors("bin-v1-invalid.jsonl") {
+        let name = field(&v, "name");
+        let bytes = hex::decode(field(&v, "bin_v1_hex")).unwrap();
+        let decoded = bin::decode(&bytes).expect_err(name);
+        assert_eq!(DataBuf::parse(&bytes).expect_err(name), decoded, "{name}");
+    }
 }
 
 #[test]

@@ -4,6 +4,7 @@ use std::cmp::Ordering;
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
 
+use broker_core::data::view::{DataBuf, DataView};
 use broker_core::data::{
     Address, Data, EnumValue, Port, Protocol, Subnet, Timespan, Timestamp, bin, json,
 };
@@ -76,8 +77,127 @@ fn hash_of(d: &Data) -> u64 {
     h.finish()
 }
 
+/// Every accessor of `view` gives what `data` holds, containers element by
+/// element (sets and tables from our encoder arrive sorted, as `Data`
+/// iterates them).
+fn assert_view_reads(view: DataView<'_>, data: &Data) {
+    assert_eq!(view.data_type(), data.data_type());
+    assert_eq!(view.to_data(), *data);
+    assert_eq!(view.encoded(), bin::encode(data));
+    match data {
+        Data::None => assert!(view.is_none()),
+        Data::Boolean(b) => assert_eq!(view.as_bool(), Some(*b)),
+        Data::Count(n) => assert_eq!(view.as_count(), Some(*n)),
+        Data::Integer(n) => assert_eq!(view.as_integer(), Some(*n)),
+        Data::Real(x) => assert_eq!(view.as_real().map(f64::to_bits), Some(x.to_bits())),
+        Data::String(s) => {
+            assert_eq!(view.as_bytes(), Some(s.as_bytes()));
+            assert_eq!(view.as_str(), s.as_str());
+        }
+        Data::Address(a) => assert_eq!(view.as_address(), Some(*a)),
+        Data::Subnet(s) => assert_eq!(view.as_subnet(), Some(*s)),
+        Data::Port(p) => assert_eq!(view.as_port(), Some(*p)),
+        Data::Timestamp(t) => assert_eq!(view.as_timestamp(), Some(*t)),
+        Data::Timespan(t) => assert_eq!(view.as_timespan(), Some(*t)),
+        Data::EnumValue(e) => assert_eq!(view.as_enum(), Some(e.name())),
+        Data::Vector(items) => {
+            assert_eq!(view.len(), items.len());
+            assert_eq!(view.iter().len(), items.len());
+            for (i, item) in items.iter().enumerate() {
+                assert_view_reads(view.get(i).expect("element"), item);
+            }
+            assert!(view.get(items.len()).is_none());
+        }
+        Data::Set(set) => {
+            assert_eq!(view.len(), set.len());
+            for (v, item) in view.iter().zip(set.iter()) {
+                assert_view_reads(v, item);
+            }
+        }
+        Data::Table(table) => {
+            assert_eq!(view.len(), table.len());
+            assert_eq!(view.entries().count(), table.len());
+            for ((k, v), (key, value)) in view.entries().zip(table.iter()) {
+                assert_view_reads(k, key);
+                assert_view_reads(v, value);
+            }
+        }
+    }
+    if !matches!(data, Data::Vector(_) | Data::Set(_) | Data::Table(_)) {
+        assert_eq!(view.len(), 0);
+        assert_eq!(view.iter().count(), 0);
+    }
+}
+
+/// `DataBuf::parse` and `bin::decode` on the same bytes: the same verdict,
+/// the same error, the same value.
+fn assert_view_agrees(bytes: &[u8]) -> Result<(), TestCaseError> {
+    match (bin::decode(bytes), DataBuf::parse(bytes)) {
+        (Ok(value), Ok(buf)) => prop_assert_eq!(buf.to_data(), value),
+        (Err(a), Err(b)) => prop_assert_eq!(a, b),
+        (a, b) => prop_assert!(false, "decode {:?}, view {:?} on {:02x?}", a, b, bytes),
+    }
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn a_view_reads_every_value_as_decoding_does(value in data(false, false)) {
+        let buf = DataBuf::parse(&bin::encode(&value)).expect("our own encoding parses");
+        assert_view_reads(buf.root(), &value);
+        prop_assert_eq!(buf.to_data(), value);
+    }
+
+    /// Sets and tables of two elements in either order, equal ones too:
+    /// the view's quick order check (bytes for strings and counts) never
+    /// lets a repeat through, and out-of-order input reads back sorted.
+    #[test]
+    fn a_view_orders_set_elements_and_table_keys_as_data_does(
+        a in scalar(false, false),
+        b in prop_oneof![scalar(false, false), any::<u64>().prop_map(Data::Count)],
+        same in any::<bool>(),
+    ) {
+        let b = if same { a.clone() } else { b };
+        for (first, second) in [(&a, &b), (&b, &a)] {
+            let mut set = vec![12, 2];
+            bin::encode_into(first, &mut set);
+            bin::encode_into(second, &mut set);
+            assert_view_agrees(&set)?;
+            let mut table = vec![13, 2];
+            for key in [first, second] {
+                bin::encode_into(key, &mut table);
+                bin::encode_into(&Data::Count(7), &mut table);
+            }
+            assert_view_agrees(&table)?;
+        }
+    }
+
+    /// Damaged input (cut, bytes changed, bytes inserted): the view refuses
+    /// exactly what decoding refuses, with the same error.
+    #[test]
+    fn a_view_refuses_what_decoding_refuses(
+        value in data(false, false),
+        edits in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>(), 0u8..3), 1..4),
+    ) {
+        let mut bytes = bin::encode(&value);
+        for cut in 0..bytes.len() {
+            assert_view_agrees(&bytes[..cut])?;
+        }
+        for (at, byte, kind) in edits {
+            let i = at.index(bytes.len().max(1));
+            match kind {
+                0 if i < bytes.len() => bytes[i] = byte,
+                1 => bytes.insert(i.min(bytes.len()), byte),
+                _ if i < bytes.len() => {
+                    bytes.remove(i);
+                }
+                _ => bytes.push(byte),
+            }
+            assert_view_agrees(&bytes)?;
+        }
+    }
 
     #[test]
     fn bin_decode_inverts_encode(value in data(false, false)) {

@@ -4,9 +4,18 @@
 // these files can be included into one module.
 
 /// The `bin_decode` fuzz target: a decoded value re-encodes to bytes that
-/// decode to the same value, and both JSON writers agree on it.
+/// decode to the same value, and both JSON writers agree on it; the view
+/// (`DataBuf`) accepts exactly what decoding accepts, with the same error,
+/// and reads back the same value.
 fn check_bin_decode(data: &[u8]) {
-    if let Ok(value) = broker_core::data::bin::decode(data) {
+    let decoded = broker_core::data::bin::decode(data);
+    let view = broker_core::data::view::DataBuf::parse(data);
+    match (&decoded, &view) {
+        (Ok(value), Ok(buf)) => assert_eq!(&buf.to_data(), value, "the view reads another value"),
+        (Err(a), Err(b)) => assert_eq!(a, b, "the view refuses with another error"),
+        _ => panic!("decode: {decoded:?}, view: {view:?}"),
+    }
+    if let Ok(value) = decoded {
         // bin v1 reaches values JSON input cannot (strings that are not
         // UTF-8, NaN payloads), so the direct JSON writer is checked here too.
         assert_eq!(

@@ -54,6 +54,7 @@ pub mod schema;
 mod serde_impl;
 mod string;
 mod time;
+pub mod view;
 
 use std::cmp::Ordering;
 use std::fmt;

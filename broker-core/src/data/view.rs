@@ -1,0 +1,516 @@
+//! Received values read in place: a value kept in its bin v1 encoding,
+//! checked once, with an index of where each nested value starts.
+//!
+//! Decoding into [`Data`] builds a tree: a vector, set or table is a heap
+//! allocation, and the whole tree is freed again value by value. A
+//! subscriber that reads a few fields of each message, counts messages or
+//! passes them on pays for all of it. A [`DataBuf`] is what Broker's own
+//! receivers get (a `variant`, parsed into an arena): the bytes, and one
+//! flat index of the values in them, two allocations whatever the shape.
+//! Reading a field is a lookup; [`DataView::to_data`] builds the owned
+//! value when one is needed.
+//!
+//! [`DataBuf::parse`] accepts exactly the input [`bin::decode`] accepts and
+//! fails with the same error: the limits (depth, element budget), tags,
+//! subnet lengths, port protocols, UTF-8 enum names and repeated set
+//! elements or table keys are all checked up front, so a view never finds
+//! bad input later.
+//!
+//! ```
+//! use broker_core::data::{Data, DataType, bin, view::DataBuf};
+//!
+//! let value = Data::Vector(vec![Data::Count(42), Data::from("test")]);
+//! let buf = DataBuf::parse(&bin::encode(&value)).unwrap();
+//! let root = buf.root();
+//! assert_eq!(root.data_type(), DataType::Vector);
+//! assert_eq!(root.get(0).and_then(|v| v.as_count()), Some(42));
+//! assert_eq!(root.get(1).and_then(|v| v.as_str()), Some("test"));
+//! assert_eq!(buf.to_data(), value);
+//! ```
+
+use std::cmp::Ordering;
+use std::fmt;
+
+use super::bin::{self, DecodeError, Reader};
+use super::{Address, Data, DataType, Port, Protocol, Subnet, Timespan, Timestamp};
+
+/// One value in the index: where its encoding starts and ends, the index
+/// just past its nested values, and its element count (entries for a
+/// table). Offsets are `u32`: a frame is far smaller than 4 GiB.
+#[derive(Clone, Copy, Debug)]
+struct Node {
+    start: u32,
+    end: u32,
+    next: u32,
+    len: u32,
+}
+
+/// A value in its bin v1 encoding, checked, with an index of its nested
+/// values. Cloning copies the bytes and the index (two allocations).
+#[derive(Clone)]
+pub struct DataBuf {
+    bytes: Vec<u8>,
+    nodes: Vec<Node>,
+}
+
+impl DataBuf {
+    /// Checks `bytes` (one bin v1 value filling all of them) and indexes
+    /// them. Fails where [`bin::decode`] fails, with the same error.
+    pub fn parse(bytes: &[u8]) -> Result<DataBuf, DecodeError> {
+        DataBuf::from_vec(bytes.to_vec())
+    }
+
+    /// [`DataBuf::parse`], keeping `bytes` instead of copying them.
+    pub fn from_vec(bytes: Vec<u8>) -> Result<DataBuf, DecodeError> {
+        // Values take at least one byte each: a node per input byte at most.
+        let mut nodes = Vec::with_capacity((bytes.len() / 4).clamp(1, 4096));
+        let mut indexer = Indexer {
+            reader: Reader::new(&bytes),
+            nodes: &mut nodes,
+        };
+        let parsed = indexer.value(0).is_ok() && indexer.reader.pos == bytes.len();
+        if parsed && u32::try_from(bytes.len()).is_ok() {
+            return Ok(DataBuf { bytes, nodes });
+        }
+        // The error, exactly as decoding reports it. Input the index
+        // refused always fails to decode (tests/view.rs checks both ways);
+        // should the two ever disagree, the refusal stands.
+        Err(bin::decode(&bytes)
+            .err()
+            .unwrap_or(DecodeError::TrailingBytes {
+                offset: 0,
+                count: bytes.len(),
+            }))
+    }
+
+    /// The encoding of `data` (fails for values that would not decode, such
+    /// as containers nested deeper than [`bin::MAX_DEPTH`]).
+    pub fn from_data(data: &Data) -> Result<DataBuf, DecodeError> {
+        DataBuf::from_vec(bin::encode(data))
+    }
+
+    /// The value.
+    pub fn root(&self) -> DataView<'_> {
+        DataView {
+            buf: self,
+            index: 0,
+        }
+    }
+
+    /// The value's bin v1 encoding.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// The value, decoded into an owned tree.
+    pub fn to_data(&self) -> Data {
+        self.root().to_data()
+    }
+
+    fn node(&self, index: usize) -> Node {
+        // Every index handed out points into `nodes` (the root is always
+        // there: parsing pushed it first).
+        self.nodes.get(index).copied().unwrap_or(Node {
+            start: 0,
+            end: 0,
+            next: 0,
+            len: 0,
+        })
+    }
+}
+
+impl fmt::Debug for DataBuf {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.to_data(), f)
+    }
+}
+
+impl fmt::Display for DataBuf {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.to_data(), f)
+    }
+}
+
+impl PartialEq for DataBuf {
+    /// Equal values (sets and tables compare as sets and tables, whatever
+    /// order they arrived in).
+    fn eq(&self, other: &DataBuf) -> bool {
+        self.bytes == other.bytes || self.to_data() == other.to_data()
+    }
+}
+
+/// One value inside a [`DataBuf`].
+#[derive(Clone, Copy)]
+pub struct DataView<'a> {
+    buf: &'a DataBuf,
+    index: usize,
+}
+
+impl<'a> DataView<'a> {
+    fn node(&self) -> Node {
+        self.buf.node(self.index)
+    }
+
+    /// The value's encoding (tag included).
+    pub fn encoded(&self) -> &'a [u8] {
+        let node = self.node();
+        self.buf
+            .bytes
+            .get(node.start as usize..node.end as usize)
+            .unwrap_or_default()
+    }
+
+    /// The encoding after the tag.
+    fn body(&self) -> &'a [u8] {
+        self.encoded().get(1..).unwrap_or_default()
+    }
+
+    fn fixed<const N: usize>(&self, ty: DataType) -> Option<[u8; N]> {
+        if self.data_type() != ty {
+            return None;
+        }
+        self.body().first_chunk::<N>().copied()
+    }
+
+    /// The value's type.
+    pub fn data_type(&self) -> DataType {
+        self.encoded()
+            .first()
+            .and_then(|&tag| DataType::from_tag(tag))
+            .unwrap_or(DataType::None)
+    }
+
+    /// Whether the value is `none`.
+    pub fn is_none(&self) -> bool {
+        self.data_type() == DataType::None
+    }
+
+    /// A boolean.
+    pub fn as_bool(&self) -> Option<bool> {
+        self.fixed::<1>(DataType::Boolean).map(|[b]| b != 0)
+    }
+
+    /// A count.
+    pub fn as_count(&self) -> Option<u64> {
+        self.fixed(DataType::Count).map(u64::from_be_bytes)
+    }
+
+    /// An integer.
+    pub fn as_integer(&self) -> Option<i64> {
+        self.fixed(DataType::Integer).map(i64::from_be_bytes)
+    }
+
+    /// A real.
+    pub fn as_real(&self) -> Option<f64> {
+        self.fixed(DataType::Real)
+            .map(|b| bin::unpack_real(u64::from_be_bytes(b)))
+    }
+
+    /// A string's bytes, or an enum value's name.
+    pub fn as_bytes(&self) -> Option<&'a [u8]> {
+        if !matches!(self.data_type(), DataType::String | DataType::EnumValue) {
+            return None;
+        }
+        let mut reader = Reader::new(self.body());
+        reader.length_prefixed().ok()
+    }
+
+    /// A string, if it is UTF-8.
+    pub fn as_str(&self) -> Option<&'a str> {
+        if self.data_type() != DataType::String {
+            return None;
+        }
+        self.as_bytes().and_then(|b| std::str::from_utf8(b).ok())
+    }
+
+    /// An enum value's name.
+    pub fn as_enum(&self) -> Option<&'a str> {
+        if self.data_type() != DataType::EnumValue {
+            return None;
+        }
+        // Checked to be UTF-8 when parsed.
+        self.as_bytes().and_then(|b| std::str::from_utf8(b).ok())
+    }
+
+    /// An address.
+    pub fn as_address(&self) -> Option<Address> {
+        self.fixed(DataType::Address).map(Address::from_octets)
+    }
+
+    /// A subnet.
+    pub fn as_subnet(&self) -> Option<Subnet> {
+        let bytes = self.fixed::<17>(DataType::Subnet)?;
+        let (octets, len) = bytes.split_first_chunk::<16>()?;
+        Subnet::from_raw(Address::from_octets(*octets), *len.first()?).ok()
+    }
+
+    /// A port.
+    pub fn as_port(&self) -> Option<Port> {
+        let [hi, lo, proto] = self.fixed::<3>(DataType::Port)?;
+        Some(Port::new(
+            u16::from_be_bytes([hi, lo]),
+            Protocol::from_u8(proto)?,
+        ))
+    }
+
+    /// A timestamp.
+    pub fn as_timestamp(&self) -> Option<Timestamp> {
+        self.fixed(DataType::Timestamp)
+            .map(|b| Timestamp::from_nanos(i64::from_be_bytes(b)))
+    }
+
+    /// A timespan.
+    pub fn as_timespan(&self) -> Option<Timespan> {
+        self.fixed(DataType::Timespan)
+            .map(|b| Timespan::from_nanos(i64::from_be_bytes(b)))
+    }
+
+    /// The number of elements of a vector or set, or of entries of a
+    /// table; 0 for other values.
+    pub fn len(&self) -> usize {
+        self.node().len as usize
+    }
+
+    /// Whether [`DataView::len`] is 0.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The elements of a vector or set (in the order they arrived: Broker
+    /// writes sets sorted), or the keys and values of a table, alternating.
+    /// Empty for other values.
+    pub fn iter(&self) -> Children<'a> {
+        let items = match self.data_type() {
+            DataType::Vector | DataType::Set => self.len(),
+            DataType::Table => self.len() * 2,
+            _ => 0,
+        };
+        Children {
+            buf: self.buf,
+            index: self.index + 1,
+            left: items,
+        }
+    }
+
+    /// The entries of a table, in the order they arrived. Empty for other
+    /// values.
+    pub fn entries(&self) -> impl Iterator<Item = (DataView<'a>, DataView<'a>)> + 'a {
+        let mut children = if self.data_type() == DataType::Table {
+            self.iter()
+        } else {
+            Children {
+                buf: self.buf,
+                index: 0,
+                left: 0,
+            }
+        };
+        std::iter::from_fn(move || Some((children.next()?, children.next()?)))
+    }
+
+    /// Element `i` of a vector (or set, in arrival order).
+    pub fn get(&self, i: usize) -> Option<DataView<'a>> {
+        match self.data_type() {
+            DataType::Vector | DataType::Set => self.iter().nth(i),
+            _ => None,
+        }
+    }
+
+    /// The value decoded into an owned tree.
+    pub fn to_data(&self) -> Data {
+        // Checked when parsed, so decoding cannot fail here.
+        let mut reader = Reader::unlimited(self.encoded());
+        reader.value(0).unwrap_or_default()
+    }
+}
+
+impl fmt::Debug for DataView<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.to_data(), f)
+    }
+}
+
+/// The elements of a container (see [`DataView::iter`]).
+#[derive(Clone)]
+pub struct Children<'a> {
+    buf: &'a DataBuf,
+    index: usize,
+    left: usize,
+}
+
+impl<'a> Iterator for Children<'a> {
+    type Item = DataView<'a>;
+
+    fn next(&mut self) -> Option<DataView<'a>> {
+        if self.left == 0 {
+            return None;
+        }
+        self.left -= 1;
+        let view = DataView {
+            buf: self.buf,
+            index: self.index,
+        };
+        self.index = self.buf.node(self.index).next as usize;
+        Some(view)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.left, Some(self.left))
+    }
+}
+
+impl ExactSizeIterator for Children<'_> {}
+
+/// Builds the index while checking the input as the decoder does; any
+/// failure makes [`DataBuf::from_vec`] ask the decoder for its error.
+struct Indexer<'a, 'n> {
+    reader: Reader<'a>,
+    nodes: &'n mut Vec<Node>,
+}
+
+/// Input that does not decode (the decoder tells why).
+struct Refused;
+
+impl From<DecodeError> for Refused {
+    fn from(_: DecodeError) -> Refused {
+        Refused
+    }
+}
+
+impl From<Box<DecodeError>> for Refused {
+    fn from(_: Box<DecodeError>) -> Refused {
+        Refused
+    }
+}
+
+impl Indexer<'_, '_> {
+    fn value(&mut self, depth: usize) -> Result<(), Refused> {
+        let start = self.reader.pos;
+        let index = self.nodes.len();
+        self.nodes.push(Node {
+            start: start as u32,
+            end: 0,
+            next: 0,
+            len: 0,
+        });
+        let tag = self.reader.u8()?;
+        let data_type = DataType::from_tag(tag).ok_or(Refused)?;
+        let mut len = 0;
+        match data_type {
+            DataType::None => {}
+            DataType::Boolean => {
+                self.reader.u8()?;
+            }
+            DataType::Count
+            | DataType::Integer
+            | DataType::Real
+            | DataType::Timestamp
+            | DataType::Timespan => {
+                self.reader.array::<8>()?;
+            }
+            DataType::String => {
+                self.reader.length_prefixed()?;
+            }
+            DataType::EnumValue => {
+                let name = self.reader.length_prefixed()?;
+                std::str::from_utf8(name).map_err(|_| Refused)?;
+            }
+            DataType::Address => {
+                self.reader.array::<16>()?;
+            }
+            DataType::Subnet => {
+                let octets = self.reader.array::<16>()?;
+                let raw_len = self.reader.u8()?;
+                Subnet::from_raw(Address::from_octets(octets), raw_len).map_err(|_| Refused)?;
+            }
+            DataType::Port => {
+                self.reader.array::<2>()?;
+                Protocol::from_u8(self.reader.u8()?).ok_or(Refused)?;
+            }
+            DataType::Vector | DataType::Set | DataType::Table => {
+                if depth >= bin::MAX_DEPTH {
+                    return Err(Refused);
+                }
+                let per_entry = if data_type == DataType::Table { 2 } else { 1 };
+                let count = self.reader.count(per_entry)?;
+                self.reader.spend_elements(count * per_entry)?;
+                let first = self.nodes.len();
+                for _ in 0..count * per_entry {
+                    self.value(depth + 1)?;
+                }
+                if data_type != DataType::Vector && !self.strictly_sorted(first, count, per_entry) {
+                    // Out of order (Broker never sends that) or repeated:
+                    // the decoder sorts, and refuses repeats.
+                    let mut again = Reader::unlimited(self.reader.input);
+                    again.pos = start;
+                    again.value(depth)?;
+                }
+                len = count as u32;
+            }
+        }
+        let end = self.reader.pos as u32;
+        let next = self.nodes.len() as u32;
+        if let Some(node) = self.nodes.get_mut(index) {
+            node.end = end;
+            node.next = next;
+            node.len = len;
+        }
+        Ok(())
+    }
+
+    /// Whether the keys of the `count` entries (of `per_entry` values) from
+    /// node `first` on are in strictly increasing order.
+    fn strictly_sorted(&self, first: usize, count: usize, per_entry: usize) -> bool {
+        let mut index = first;
+        let mut previous: Option<&[u8]> = None;
+        for _ in 0..count {
+            let Some(node) = self.nodes.get(index) else {
+                return false;
+            };
+            let key = self
+                .reader
+                .input
+                .get(node.start as usize..node.end as usize)
+                .unwrap_or_default();
+            if let Some(prev) = previous
+                && compare_encoded(prev, key) != Ordering::Less
+            {
+                return false;
+            }
+            previous = Some(key);
+            // Past the key and, for a table, its value.
+            index = node.next as usize;
+            if per_entry == 2 {
+                index = self.nodes.get(index).map_or(0, |v| v.next as usize);
+            }
+        }
+        true
+    }
+}
+
+/// The order of two encoded values, as [`Data`]'s order: values of
+/// different types by type, strings bytewise and counts numerically without
+/// decoding, anything else decoded first.
+fn compare_encoded(a: &[u8], b: &[u8]) -> Ordering {
+    let (Some(&ta), Some(&tb)) = (a.first(), b.first()) else {
+        return a.len().cmp(&b.len());
+    };
+    if ta != tb {
+        return ta.cmp(&tb);
+    }
+    if ta == DataType::Count.tag() && a.len() == 9 && b.len() == 9 {
+        // Big-endian: the bytes order as the numbers do.
+        return a.cmp(b);
+    }
+    if ta == DataType::String.tag()
+        && let (Some(x), Some(y)) = (string_body(a), string_body(b))
+    {
+        return x.cmp(y);
+    }
+    let decode = |v: &[u8]| Reader::unlimited(v).value(0).ok();
+    decode(a).cmp(&decode(b))
+}
+
+/// An encoded string's bytes.
+fn string_body(encoded: &[u8]) -> Option<&[u8]> {
+    Reader::new(encoded.get(1..)?).length_prefixed().ok()
+}

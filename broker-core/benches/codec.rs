@@ -5,6 +5,7 @@
 
 use std::hint::black_box;
 
+use broker_core::data::view::DataBuf;
 use broker_core::data::{bin, json};
 use broker_core::payloads::Payload;
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -26,6 +27,11 @@ fn codec(c: &mut Criterion) {
         });
         c.bench_function(&format!("bin_decode/{name}"), |b| {
             b.iter(|| bin::decode(black_box(&bytes)))
+        });
+        // Received as a view: the copy of the bytes, the check, the index
+        // and the drop, as a view subscriber pays per message.
+        c.bench_function(&format!("view_parse/{name}"), |b| {
+            b.iter(|| DataBuf::parse(black_box(&bytes)))
         });
         c.bench_function(&format!("json_encode/{name}"), |b| {
             b.iter(|| json::to_json_string(black_box(&value)))

@@ -248,6 +248,57 @@ async fn outbound_peering_redials_after_the_listener_restarts() {
     assert_eq!(sub.recv_timeout(WAIT).await.unwrap().data, Data::Count(1));
 }
 
+/// A view subscriber and a value subscriber on one endpoint: each gets
+/// every message in order, as a view and as a value that agree; a slow view
+/// subscriber behind a short queue holds the endpoint up as any subscriber
+/// does, and loses nothing.
+#[tokio::test]
+async fn views_and_values_arrive_alike_and_in_order() {
+    use broker_core::zeek::{Event, Message};
+    let server_options = Options {
+        congestion_queue_size: 4,
+        ..options()
+    };
+    let (server, client, _) = pair_with(server_options).await;
+    let mut views = server.subscribe_views(["/v"]).await.unwrap();
+    let mut values = server.subscribe(["/v"]).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let record = broker_core::payloads::conn(9);
+    let sender = {
+        let record = record.clone();
+        tokio::spawn(async move {
+            for i in 0..2_000u64 {
+                let event = Event::new("conn", vec![Data::Count(i), record.clone()]);
+                client.publish("/v/conn", event).await.unwrap();
+            }
+            client
+        })
+    };
+    for i in 0..2_000u64 {
+        let view = views.recv_timeout(WAIT).await.expect("a view in time");
+        let value = values.recv_timeout(WAIT).await.expect("a value in time");
+        assert_eq!(view.topic, value.topic);
+        assert_eq!(view.value.to_data(), value.data);
+        // Zeek's event layout, read in place: [1, 1, [name, [args]]].
+        let body = view.value.root().get(2).expect("event body");
+        assert_eq!(body.get(0).and_then(|n| n.as_str()), Some("conn"));
+        let args = body.get(1).expect("arguments");
+        assert_eq!(args.get(0).and_then(|a| a.as_count()), Some(i));
+        assert_eq!(args.get(1).map(|r| r.to_data()), Some(record.clone()));
+        let Ok(Message::Event(event)) = Message::from_data(&value.data) else {
+            panic!("not an event: {}", value.data);
+        };
+        assert_eq!(event.args[0], Data::Count(i));
+    }
+    assert!(
+        views
+            .recv_timeout(Duration::from_millis(200))
+            .await
+            .is_none()
+    );
+    drop(sender.await.unwrap());
+}
+
 #[tokio::test]
 async fn twenty_thousand_messages_arrive_once_and_in_order() {
     let (server, client, _) = pair().await;

@@ -336,21 +336,6 @@ impl<'a> Reader<'a> {
         }
     }
 
-    /// Takes `n` container elements from the budget (see [`element_limit`]).
-    pub(crate) fn spend_elements(&mut self, n: usize) -> Result<(), DecodeError> {
-        match self.elements.checked_sub(n) {
-            Some(left) => {
-                self.elements = left;
-                Ok(())
-            }
-            None => Err(DecodeError::TooManyElements {
-                offset: self.pos,
-                limit: element_limit(self.input.len()),
-                input: self.input.len(),
-            }),
-        }
-    }
-
     pub(crate) fn remaining(&self) -> usize {
         self.input.len() - self.pos
     }
@@ -471,7 +456,7 @@ impl<'a> Reader<'a> {
 
     /// A varbyte element count, checked against the bytes left: each element
     /// needs at least `min_size` bytes.
-    pub(crate) fn count(&mut self, min_size: usize) -> Result<usize, DecodeError> {
+    fn count(&mut self, min_size: usize) -> Result<usize, DecodeError> {
         let declared = self.varbyte()?;
         let count = declared as usize;
         if count.saturating_mul(min_size) > self.remaining() {

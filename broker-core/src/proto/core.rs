@@ -27,6 +27,7 @@ use super::wire::{
     self, CONTROL_TOPIC, DEFAULT_TTL, EnvelopeHeader, EnvelopeRef, EnvelopeType, FrameDecoder,
     HandshakeMessage, Origin, PROTOCOL_VERSION_2, WireError,
 };
+use crate::data::view::DataBuf;
 use crate::data::{Data, bin};
 use crate::status::{ErrorCode, StatusCode};
 use crate::topic::Topic;
@@ -96,6 +97,8 @@ pub struct Core {
     /// Reused for the frames of a message.
     frame_scratch: Vec<u8>,
     counters: Counters,
+    /// Local subscribers that take values as views ([`Event::DeliverView`]).
+    views: Vec<SubscriberId>,
 }
 
 impl Core {
@@ -114,6 +117,7 @@ impl Core {
             scratch: Vec::new(),
             frame_scratch: Vec::new(),
             counters: Counters::default(),
+            views: Vec::new(),
         }
     }
 
@@ -459,6 +463,16 @@ impl Core {
     /// Removes every subscription of a local subscriber.
     pub fn remove_subscriber(&mut self, sub: SubscriberId, prefixes: &[Topic]) {
         self.routes.remove_subscriber(sub, prefixes);
+        self.views.retain(|v| *v != sub);
+    }
+
+    /// Makes a local subscriber take values as views: its messages come as
+    /// [`Event::DeliverView`], checked and indexed instead of decoded (see
+    /// [`DataBuf`]). A message for views only is never decoded.
+    pub fn add_view_subscriber(&mut self, sub: SubscriberId) {
+        if !self.views.contains(&sub) {
+            self.views.push(sub);
+        }
     }
 
     /// Makes a local subscriber a *client*: a peer that is attached to this
@@ -523,7 +537,17 @@ impl Core {
         data: Data,
     ) -> usize {
         let n = self.publish_to_peers(topic, payload);
-        let local = self.routes.matches(topic, Some(source), false);
+        let mut local = self.routes.matches(topic, Some(source), false);
+        let views = self.take_views(&mut local);
+        if !views.is_empty()
+            && let Ok(value) = DataBuf::parse(payload)
+        {
+            self.events.push_back(Event::DeliverView {
+                topic: topic.clone(),
+                value,
+                subscribers: views,
+            });
+        }
         if !local.is_empty() {
             self.events.push_back(Event::Deliver {
                 topic: topic.clone(),
@@ -533,6 +557,22 @@ impl Core {
             });
         }
         n
+    }
+
+    /// Moves the view subscribers out of `subscribers`.
+    fn take_views(&self, subscribers: &mut Vec<SubscriberId>) -> Vec<SubscriberId> {
+        if self.views.is_empty() {
+            return Vec::new();
+        }
+        let mut views = Vec::new();
+        subscribers.retain(|s| {
+            let view = self.views.contains(s);
+            if view {
+                views.push(*s);
+            }
+            !view
+        });
+        views
     }
 
     /// Queues a message of ours for every peer whose filter matches.
@@ -979,8 +1019,25 @@ impl Core {
         conn: ConnectionId,
         topic: Topic,
         payload: &[u8],
-        subscribers: Vec<SubscriberId>,
+        mut subscribers: Vec<SubscriberId>,
     ) -> bool {
+        let views = self.take_views(&mut subscribers);
+        if !views.is_empty() {
+            match DataBuf::parse(payload) {
+                Ok(value) => self.events.push_back(Event::DeliverView {
+                    topic: topic.clone(),
+                    value,
+                    subscribers: views,
+                }),
+                Err(e) => {
+                    self.malformed(conn, &topic, &e);
+                    return false;
+                }
+            }
+            if subscribers.is_empty() {
+                return true;
+            }
+        }
         self.events.push_back(Event::Deliver {
             size: payload.len(),
             topic,
@@ -992,10 +1049,14 @@ impl Core {
             _ => Ok(()),
         };
         let Err(e) = decoded else { return true };
-        let topic = match self.events.pop_back() {
-            Some(Event::Deliver { topic, .. }) => topic.to_string(),
-            _ => String::new(),
-        };
+        if let Some(Event::Deliver { topic, .. }) = self.events.pop_back() {
+            self.malformed(conn, &topic, &e);
+        }
+        false
+    }
+
+    /// Counts and reports a received value that does not decode.
+    fn malformed(&mut self, conn: ConnectionId, topic: &Topic, e: &bin::DecodeError) {
         self.counters.malformed_values += 1;
         self.events.push_back(Event::Error {
             conn: Some(conn),
@@ -1003,7 +1064,6 @@ impl Core {
             code: ErrorCode::DeserializationFailed,
             message: format!("dropped a message on {topic} with a malformed value: {e}"),
         });
-        false
     }
 
     /// Collects into `scratch` the peers a received message goes on to

@@ -6,6 +6,7 @@ use std::time::Duration;
 use super::EndpointId;
 use super::wire::{DEFAULT_MAX_FRAME_SIZE, DEFAULT_TTL, EnvelopeType, PROTOCOL_VERSION_2};
 use crate::data::Data;
+use crate::data::view::DataBuf;
 use crate::status::{ErrorCode, StatusCode};
 use crate::topic::Topic;
 
@@ -146,6 +147,17 @@ pub enum Event {
         data: Data,
         /// The size of its bin v1 encoding.
         size: usize,
+        /// Who subscribed to it.
+        subscribers: Vec<SubscriberId>,
+    },
+    /// A message for local subscribers that take values as views (see
+    /// [`Core::add_view_subscriber`](super::Core::add_view_subscriber)):
+    /// checked and indexed, not decoded.
+    DeliverView {
+        /// The topic.
+        topic: Topic,
+        /// The value.
+        value: DataBuf,
         /// Who subscribed to it.
         subscribers: Vec<SubscriberId>,
     },

@@ -7,9 +7,9 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
 use super::batch;
-use super::delivery::ClientQueue;
+use super::delivery::{ClientQueue, Delivered};
 use super::metrics::{Metrics, Transport};
-use super::{EndpointError, ErrorEvent, Message, PeerInfo, StatusEvent};
+use super::{EndpointError, ErrorEvent, PeerInfo, StatusEvent};
 use crate::proto::{EndpointId, SubscriberId};
 use crate::topic::Topic;
 
@@ -45,7 +45,9 @@ pub(crate) enum Control {
     },
     Subscribe {
         prefixes: Vec<Topic>,
-        tx: batch::Sender<Message>,
+        tx: batch::Sender<Delivered>,
+        /// The subscriber takes views (`Endpoint::subscribe_views`).
+        views: bool,
         reply: oneshot::Sender<SubscriberId>,
     },
     AddTopic {

@@ -21,7 +21,8 @@ use tokio::sync::{Notify, mpsc};
 
 use super::batch::{self, Run};
 use super::metrics::{ClientTraffic, Transport};
-use super::{ErrorEvent, Message, Status, StatusEvent};
+use super::{ErrorEvent, Message, Status, StatusEvent, ViewMessage};
+use crate::data::view::DataBuf;
 use crate::data::{Data, json};
 use crate::proto::{OverflowPolicy, SubscriberId};
 use crate::topic::Topic;
@@ -42,7 +43,7 @@ pub(super) struct Local {
     status_subs: Vec<(mpsc::Sender<StatusEvent>, bool)>,
     /// Deliveries that did not fit a subscriber's queue, in order. While any
     /// wait, reading from peers pauses.
-    pending: VecDeque<(SubscriberId, Message)>,
+    pending: VecDeque<(SubscriberId, Delivered)>,
     /// Encoded bytes of the messages queued for subscribers since the
     /// driver last let them run (see [`Local::take_delivered`]).
     delivered: usize,
@@ -59,15 +60,23 @@ fn traffic_slot(transport: Transport) -> Option<usize> {
 }
 
 struct Subscriber {
-    tx: batch::Sender<Message>,
+    tx: batch::Sender<Delivered>,
     prefixes: Vec<Topic>,
+}
+
+/// What a subscriber's channel carries: a decoded value, or a view for
+/// the subscribers that take views (the core tells which is which).
+#[derive(Debug)]
+pub(crate) enum Delivered {
+    Value(Message),
+    View(ViewMessage),
 }
 
 impl Local {
     /// Adds a subscriber with its channel; returns its id.
     pub(super) fn add_subscriber(
         &mut self,
-        tx: batch::Sender<Message>,
+        tx: batch::Sender<Delivered>,
         prefixes: Vec<Topic>,
     ) -> SubscriberId {
         let sub = self.next_id();
@@ -160,7 +169,7 @@ impl Local {
     }
 
     /// The channel of the subscriber the first waiting delivery is for.
-    pub(super) fn blocked(&self) -> Option<batch::Sender<Message>> {
+    pub(super) fn blocked(&self) -> Option<batch::Sender<Delivered>> {
         let (sub, _) = self.pending.front()?;
         let s = self.subscribers.get(sub)?;
         Some(s.tx.clone())
@@ -225,11 +234,39 @@ impl Local {
             // `send_pending`: a run of messages for one subscriber then
             // costs one lock of its channel, not one each.
             if self.subscribers.contains_key(&sub) {
-                self.pending.push_back((sub, message()));
+                self.pending.push_back((sub, Delivered::Value(message())));
                 self.delivered += size;
             }
         }
         gone
+    }
+
+    /// Hands the view `value` on `topic` to `subscribers` (subscribers that
+    /// take views; clients never do).
+    pub(super) fn deliver_view(
+        &mut self,
+        topic: Topic,
+        value: DataBuf,
+        subscribers: Vec<SubscriberId>,
+    ) {
+        let size = value.as_bytes().len();
+        let last = subscribers.len().saturating_sub(1);
+        let mut parts = Some((topic, value));
+        for (i, sub) in subscribers.into_iter().enumerate() {
+            if !self.subscribers.contains_key(&sub) {
+                continue;
+            }
+            let parts = if i == last {
+                parts.take()
+            } else {
+                parts.clone()
+            };
+            if let Some((topic, value)) = parts {
+                self.pending
+                    .push_back((sub, Delivered::View(ViewMessage { topic, value })));
+                self.delivered += size;
+            }
+        }
     }
 
     /// Sends the waiting deliveries until one does not fit (reading from

@@ -468,9 +468,13 @@ impl Driver {
             Control::Subscribe {
                 prefixes,
                 tx,
+                views,
                 reply,
             } => {
                 let sub = self.local.add_subscriber(tx, prefixes.clone());
+                if views {
+                    self.core.add_view_subscriber(sub);
+                }
                 for prefix in prefixes {
                     self.core.subscribe(sub, prefix);
                 }
@@ -960,6 +964,11 @@ impl Driver {
                         self.remove_subscriber(sub);
                     }
                 }
+                Event::DeliverView {
+                    topic,
+                    value,
+                    subscribers,
+                } => self.local.deliver_view(topic, value, subscribers),
                 Event::Peered { conn, peer } => self.on_peered(conn, peer),
                 Event::Status {
                     conn,

@@ -50,6 +50,7 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 
+use crate::data::view::DataBuf;
 use crate::data::{Data, ToData};
 use crate::options::{Options, OptionsError, UnauthenticatedTls};
 use crate::proto::{EndpointId, SubscriberId};
@@ -58,6 +59,7 @@ use crate::tls::{TlsConfig, TlsError, TlsMode};
 use crate::topic::{IntoTopic, Topic, TopicError};
 
 use control::{Control, Publish};
+use delivery::Delivered;
 
 /// A received message: a topic and a value.
 #[derive(Clone, Debug, PartialEq)]
@@ -66,6 +68,17 @@ pub struct Message {
     pub topic: Topic,
     /// The value.
     pub data: Data,
+}
+
+/// A received message whose value is read in place (see
+/// [`Endpoint::subscribe_views`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ViewMessage {
+    /// The topic it was published on.
+    pub topic: Topic,
+    /// The value, checked and indexed: [`DataBuf::root`] reads it,
+    /// [`DataBuf::to_data`] decodes it.
+    pub value: DataBuf,
 }
 
 /// Where an endpoint is on the network.
@@ -682,6 +695,30 @@ impl Endpoint {
         &self,
         prefixes: impl IntoIterator<Item = T>,
     ) -> Result<Subscriber, EndpointError> {
+        self.subscribe_as(prefixes, false).await
+    }
+
+    /// Like [`Endpoint::subscribe`], but the values arrive as views
+    /// ([`ViewMessage`]): checked as decoding checks them (a malformed value
+    /// is an error event, never a message) and indexed, but not built into
+    /// a [`Data`] tree. For subscribers that read a few fields of each
+    /// message, count messages or pass their bytes on: a message that only
+    /// view subscribers take is never decoded, which is what Broker's own
+    /// receivers do (its `variant`).
+    pub async fn subscribe_views<T: IntoTopic>(
+        &self,
+        prefixes: impl IntoIterator<Item = T>,
+    ) -> Result<ViewSubscriber, EndpointError> {
+        self.subscribe_as(prefixes, true)
+            .await
+            .map(|inner| ViewSubscriber { inner })
+    }
+
+    async fn subscribe_as<T: IntoTopic>(
+        &self,
+        prefixes: impl IntoIterator<Item = T>,
+        views: bool,
+    ) -> Result<Subscriber, EndpointError> {
         let prefixes = prefixes
             .into_iter()
             .map(IntoTopic::into_topic)
@@ -691,6 +728,7 @@ impl Endpoint {
             .request(|reply| Control::Subscribe {
                 prefixes: prefixes.clone(),
                 tx,
+                views,
                 reply,
             })
             .await?;
@@ -790,30 +828,54 @@ impl Endpoint {
 #[derive(Debug)]
 pub struct Subscriber {
     id: SubscriberId,
-    rx: batch::Receiver<Message>,
+    rx: batch::Receiver<Delivered>,
     prefixes: Vec<Topic>,
     control: mpsc::UnboundedSender<Control>,
+}
+
+/// A decoded message; a view (which only view subscribers get) decodes.
+fn as_message(item: Delivered) -> Message {
+    match item {
+        Delivered::Value(msg) => msg,
+        Delivered::View(view) => Message {
+            data: view.value.to_data(),
+            topic: view.topic,
+        },
+    }
+}
+
+/// A view of a message; a decoded one (which only other subscribers get)
+/// is encoded and indexed, or `None` if it would not decode (deeper than
+/// [`bin::MAX_DEPTH`](crate::data::bin::MAX_DEPTH)).
+fn as_view(item: Delivered) -> Option<ViewMessage> {
+    match item {
+        Delivered::View(view) => Some(view),
+        Delivered::Value(msg) => Some(ViewMessage {
+            value: DataBuf::from_data(&msg.data).ok()?,
+            topic: msg.topic,
+        }),
+    }
 }
 
 impl Subscriber {
     /// The next message; `None` once the endpoint has shut down.
     pub async fn recv(&mut self) -> Option<Message> {
-        self.rx.recv().await
+        self.rx.recv().await.map(as_message)
     }
 
     /// The next message if one is waiting.
     pub fn try_recv(&mut self) -> Option<Message> {
-        self.rx.try_recv()
+        self.rx.try_recv().map(as_message)
     }
 
     /// The next message, blocking the thread (not for async code).
     pub fn blocking_recv(&mut self) -> Option<Message> {
-        self.rx.blocking_recv()
+        self.rx.blocking_recv().map(as_message)
     }
 
     /// The next message, or `None` after `timeout`.
     pub async fn recv_timeout(&mut self, timeout: Duration) -> Option<Message> {
-        tokio::time::timeout(timeout, self.rx.recv())
+        tokio::time::timeout(timeout, self.recv())
             .await
             .ok()
             .flatten()
@@ -857,6 +919,70 @@ impl Subscriber {
 impl Drop for Subscriber {
     fn drop(&mut self) {
         let _ = self.control.send(Control::Unsubscribe { sub: self.id });
+    }
+}
+
+/// Messages for a set of topic prefixes, with their values as views (see
+/// [`Endpoint::subscribe_views`]). Dropping it unsubscribes.
+#[derive(Debug)]
+pub struct ViewSubscriber {
+    inner: Subscriber,
+}
+
+impl ViewSubscriber {
+    /// The next message; `None` once the endpoint has shut down.
+    pub async fn recv(&mut self) -> Option<ViewMessage> {
+        loop {
+            if let Some(view) = as_view(self.inner.rx.recv().await?) {
+                return Some(view);
+            }
+        }
+    }
+
+    /// The next message if one is waiting.
+    pub fn try_recv(&mut self) -> Option<ViewMessage> {
+        loop {
+            if let Some(view) = as_view(self.inner.rx.try_recv()?) {
+                return Some(view);
+            }
+        }
+    }
+
+    /// The next message, blocking the thread (not for async code).
+    pub fn blocking_recv(&mut self) -> Option<ViewMessage> {
+        loop {
+            if let Some(view) = as_view(self.inner.rx.blocking_recv()?) {
+                return Some(view);
+            }
+        }
+    }
+
+    /// The next message, or `None` after `timeout`.
+    pub async fn recv_timeout(&mut self, timeout: Duration) -> Option<ViewMessage> {
+        tokio::time::timeout(timeout, self.recv())
+            .await
+            .ok()
+            .flatten()
+    }
+
+    /// Messages waiting.
+    pub fn available(&self) -> usize {
+        self.inner.available()
+    }
+
+    /// The prefixes subscribed to.
+    pub fn prefixes(&self) -> &[Topic] {
+        self.inner.prefixes()
+    }
+
+    /// Adds a prefix.
+    pub fn add_topic(&mut self, prefix: impl IntoTopic) -> Result<(), EndpointError> {
+        self.inner.add_topic(prefix)
+    }
+
+    /// Removes a prefix; the filter advertised to peers shrinks accordingly.
+    pub fn remove_topic(&mut self, prefix: impl IntoTopic) -> Result<(), EndpointError> {
+        self.inner.remove_topic(prefix)
     }
 }
 

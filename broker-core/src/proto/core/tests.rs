@@ -243,6 +243,8 @@ struct Net {
     now: Instant,
     /// Received (topic, data) per node.
     received: Vec<Vec<(String, Data)>>,
+    /// Received as views (topic, value, subscribers) per node.
+    viewed: Vec<Vec<(String, Data, Vec<SubscriberId>)>>,
     statuses: Vec<Vec<(StatusCode, EndpointId)>>,
     errors: Vec<Vec<ErrorCode>>,
     /// Frames moved, to tell whether traffic stopped.
@@ -268,6 +270,7 @@ impl Net {
             next_conn: 0,
             now: Instant::now(),
             received: vec![Vec::new(); count as usize],
+            viewed: vec![Vec::new(); count as usize],
             statuses: vec![Vec::new(); count as usize],
             errors: vec![Vec::new(); count as usize],
             frames_moved: 0,
@@ -324,6 +327,14 @@ impl Net {
             match event {
                 Event::Deliver { topic, data, .. } => {
                     self.received[n].push((topic.as_str().to_owned(), data));
+                }
+                Event::DeliverView {
+                    topic,
+                    value,
+                    subscribers,
+                } => {
+                    let data = value.to_data();
+                    self.viewed[n].push((topic.as_str().to_owned(), data, subscribers));
                 }
                 Event::Status { code, peer, .. } => self.statuses[n].push((code, peer)),
                 Event::Error { code, .. } => self.errors[n].push(code),
@@ -811,6 +822,66 @@ fn a_forwarder_that_subscribed_relays_only_well_formed_values() {
         ]
     );
     assert_eq!(net.received[1], [("/t/good".to_owned(), Data::Count(2))]);
+    assert_eq!(net.received[2], [("/t/good".to_owned(), Data::Count(2))]);
+    assert!(net.errors[2].is_empty());
+}
+
+#[test]
+fn a_view_subscriber_gets_checked_views_and_the_others_values() {
+    let mut net = Net::new(2, false);
+    let view = SubscriberId(7);
+    net.nodes[1].subscribe(view, topic("/t"));
+    net.nodes[1].add_view_subscriber(view);
+    net.connect(0, 1);
+    net.drive();
+    let table = crate::payloads::table(3);
+    net.publish(0, "/t/a", table.clone());
+    net.nodes[0].publish_encoded(&topic("/t/bad"), &[0x0c, 0x02, 0x00, 0x00]);
+    net.drive();
+    // Views only: nothing decoded, the repeated set element refused.
+    assert!(net.received[1].is_empty());
+    assert_eq!(
+        net.viewed[1],
+        [("/t/a".to_owned(), table.clone(), vec![view])]
+    );
+    assert_eq!(net.errors[1], [ErrorCode::DeserializationFailed]);
+    assert_eq!(net.nodes[1].counters().malformed_values, 1);
+    // With a subscriber of values as well, each gets its own kind.
+    net.subscribe(1, "/t");
+    net.publish(0, "/t/b", Data::Count(5));
+    net.drive();
+    assert_eq!(net.received[1], [("/t/b".to_owned(), Data::Count(5))]);
+    assert_eq!(
+        net.viewed[1][1],
+        ("/t/b".to_owned(), Data::Count(5), vec![view])
+    );
+    // Removed, it gets nothing more.
+    net.nodes[1].remove_subscriber(view, &[topic("/t")]);
+    net.publish(0, "/t/c", Data::Count(6));
+    net.drive();
+    assert_eq!(net.viewed[1].len(), 2);
+    assert_eq!(net.received[1].len(), 2);
+}
+
+#[test]
+fn a_forwarder_with_a_view_subscriber_relays_only_well_formed_values() {
+    let mut net = Net::new(3, true);
+    let view = SubscriberId(7);
+    net.nodes[1].subscribe(view, topic("/t"));
+    net.nodes[1].add_view_subscriber(view);
+    net.subscribe(2, "/t");
+    net.connect(0, 1);
+    net.connect(1, 2);
+    net.drive();
+    net.nodes[0].publish_encoded(&topic("/t/bad"), &[0x0f]);
+    net.nodes[0].publish_encoded(&topic("/t/trailing"), &[0x02, 0, 0, 0, 0, 0, 0, 0, 7, 0]);
+    net.publish(0, "/t/good", Data::Count(2));
+    net.drive();
+    assert_eq!(net.errors[1].len(), 2, "{:?}", net.errors[1]);
+    assert_eq!(
+        net.viewed[1],
+        [("/t/good".to_owned(), Data::Count(2), vec![view])]
+    );
     assert_eq!(net.received[2], [("/t/good".to_owned(), Data::Count(2))]);
     assert!(net.errors[2].is_empty());
 }

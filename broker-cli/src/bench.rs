@@ -13,10 +13,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use broker_core::data::{Data, bin};
+use broker_core::data::view::DataBuf;
+use broker_core::data::{Data, DataType, bin};
 use broker_core::payloads::{self, Payload, THROUGHPUT_TOPIC};
-use broker_core::runtime::{Endpoint, Subscriber};
+use broker_core::runtime::{Endpoint, Subscriber, ViewSubscriber};
 use broker_core::tls::TlsConfig;
+use broker_core::topic::Topic;
 use broker_core::zeek::{Event, Message};
 use clap::{Args, Subcommand, ValueEnum};
 use serde_json::json;
@@ -122,6 +124,11 @@ pub(crate) struct ServeArgs {
     /// With --raw: blocking sockets and a thread per connection.
     #[arg(long, requires = "raw")]
     blocking: bool,
+    /// Decode every value into an owned tree (`Endpoint::subscribe`)
+    /// instead of taking views (`Endpoint::subscribe_views`, checked and
+    /// indexed as Broker's receivers parse them).
+    #[arg(long, conflicts_with = "raw")]
+    values: bool,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -258,9 +265,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     let options = args.conn.options()?;
     let ep = Endpoint::new_in(options, tokio::runtime::Handle::current())?;
-    let mut sub = ep
-        .subscribe([THROUGHPUT_TOPIC, SYNC_TOPIC, PING_TOPIC, TERMINATE_TOPIC])
-        .await?;
+    let topics = [THROUGHPUT_TOPIC, SYNC_TOPIC, PING_TOPIC, TERMINATE_TOPIC];
+    let mut sub = if args.values {
+        Incoming::Values(ep.subscribe(topics).await?)
+    } else {
+        Incoming::Views(ep.subscribe_views(topics).await?)
+    };
     let mut _node = None;
     let port = match (&args.listen, &args.zeromq_connect) {
         (Some(listen), _) => ep.listen(&listen.address, listen.port).await?,
@@ -277,24 +287,18 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     write_ready(args.ready_file.as_ref(), &ready)?;
     let mut received: u64 = 0;
-    while let Some(msg) = sub.recv().await {
-        let topic = msg.topic.as_str();
+    while let Some((topic, value)) = sub.recv().await {
+        let topic = topic.as_str();
         if topic.starts_with(THROUGHPUT_TOPIC) {
-            // A batch (a vector of events) counts per event.
-            received += match &msg.data {
-                Data::Vector(items) if items.first().is_some_and(|i| i.as_vector().is_some()) => {
-                    items.len() as u64
-                }
-                _ => 1,
-            };
+            received += value.events();
         } else if topic.starts_with(SYNC_TOPIC) {
-            let token = event_args(&msg.data)
+            let token = event_args(&value.into_data())
                 .and_then(|a| a.into_iter().next())
                 .unwrap_or_default();
             let ack = Event::new("bench_ack", vec![token, Data::Count(received)]);
             ep.publish(ACK_TOPIC, ack.into_data()).await?;
         } else if topic.starts_with(PING_TOPIC) {
-            let args = event_args(&msg.data).unwrap_or_default();
+            let args = event_args(&value.into_data()).unwrap_or_default();
             ep.publish(PONG_TOPIC, Event::new("bench_pong", args).into_data())
                 .await?;
         } else if topic.starts_with(TERMINATE_TOPIC) {
@@ -303,6 +307,57 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     ep.shutdown().await?;
     Ok(())
+}
+
+/// The server's subscription: views (the default) or decoded values.
+enum Incoming {
+    Views(ViewSubscriber),
+    Values(Subscriber),
+}
+
+/// A message's value, as the server's subscription delivered it.
+enum Received {
+    View(DataBuf),
+    Value(Data),
+}
+
+impl Incoming {
+    async fn recv(&mut self) -> Option<(Topic, Received)> {
+        match self {
+            Incoming::Views(sub) => sub.recv().await.map(|m| (m.topic, Received::View(m.value))),
+            Incoming::Values(sub) => sub.recv().await.map(|m| (m.topic, Received::Value(m.data))),
+        }
+    }
+}
+
+impl Received {
+    /// The events it carries: a batch (a vector of events) counts per
+    /// event.
+    fn events(&self) -> u64 {
+        let batch = match self {
+            Received::View(buf) => {
+                let root = buf.root();
+                (root.data_type() == DataType::Vector
+                    && root
+                        .get(0)
+                        .is_some_and(|e| e.data_type() == DataType::Vector))
+                .then(|| root.len())
+            }
+            Received::Value(Data::Vector(items)) => items
+                .first()
+                .is_some_and(|i| i.as_vector().is_some())
+                .then_some(items.len()),
+            Received::Value(_) => None,
+        };
+        batch.map_or(1, |n| n as u64)
+    }
+
+    fn into_data(self) -> Data {
+        match self {
+            Received::View(buf) => buf.to_data(),
+            Received::Value(data) => data,
+        }
+    }
 }
 
 /// Joins a ZeroMQ cluster as `<role>-<pid>` and waits until ready.

@@ -486,13 +486,11 @@ impl<'a> Indexer<'a, '_> {
                     return None;
                 }
                 self.elements = self.elements.checked_sub(count * per_entry)?;
-                let first = self.nodes.len();
-                for _ in 0..count * per_entry {
-                    if !self.short_string() {
-                        self.value(depth + 1)?;
+                if ty == DataType::Vector {
+                    for _ in 0..count {
+                        self.element(depth)?;
                     }
-                }
-                if ty != DataType::Vector && !self.strictly_sorted(first, count, per_entry) {
+                } else if !self.sorted_entries(count, per_entry, depth)? {
                     // Out of order (Broker never sends that) or repeated:
                     // the decoder sorts, and refuses repeats.
                     let mut again = Reader::unlimited(self.input);
@@ -511,70 +509,110 @@ impl<'a> Indexer<'a, '_> {
         Some(())
     }
 
-    /// Whether the keys of the `count` entries (of `per_entry` values) from
-    /// node `first` on are in strictly increasing order.
-    fn strictly_sorted(&self, first: usize, count: usize, per_entry: usize) -> bool {
-        let mut index = first;
-        let mut previous: Option<(usize, usize)> = None;
+    /// One element of a container at `depth`: strings of up to 127 bytes
+    /// and values of a fixed size that any bytes make valid (numbers,
+    /// times, booleans, addresses) without a call.
+    #[inline(always)]
+    fn element(&mut self, depth: usize) -> Option<()> {
+        if self.short_string() {
+            return Some(());
+        }
+        let start = self.pos;
+        let size = match DataType::from_tag(*self.input.get(start)?) {
+            Some(DataType::None) => 0,
+            Some(DataType::Boolean) => 1,
+            Some(
+                DataType::Count
+                | DataType::Integer
+                | DataType::Real
+                | DataType::Timestamp
+                | DataType::Timespan,
+            ) => 8,
+            Some(DataType::Address) => 16,
+            _ => return self.value(depth + 1),
+        };
+        let end = start + 1 + size;
+        if end > self.input.len() {
+            return None;
+        }
+        let next = self.nodes.len() as u32 + 1;
+        self.nodes.push(Node {
+            start: start as u32,
+            end: end as u32,
+            next,
+            len: 0,
+        });
+        self.pos = end;
+        Some(())
+    }
+
+    /// Indexes the `count` entries (of `per_entry` values: 1 for a set, 2
+    /// for a table) of a set or table at `depth`; whether their keys are in
+    /// strictly increasing order. Each key is compared with the one before
+    /// as it is read, short strings as two 16-byte windows (see [`Key`]).
+    fn sorted_entries(&mut self, count: usize, per_entry: usize, depth: usize) -> Option<bool> {
+        let mut sorted = true;
+        let mut previous: Option<Key> = None;
         for _ in 0..count {
-            let Some(node) = self.nodes.get(index) else {
-                return false;
-            };
-            let key = (node.start as usize, node.end as usize);
-            if let Some(prev) = previous
-                && compare_keys(self.input, prev, key) != Ordering::Less
-            {
-                return false;
+            let start = self.pos;
+            self.element(depth)?;
+            let key = Key::new(self.input, start, self.pos);
+            if sorted && let Some(previous) = &previous {
+                sorted = previous.cmp(&key, self.input) == Ordering::Less;
             }
             previous = Some(key);
-            // Past the key and, for a table, its value.
-            index = node.next as usize;
             if per_entry == 2 {
-                index = self.nodes.get(index).map_or(0, |v| v.next as usize);
+                self.element(depth)?;
             }
         }
-        true
+        Some(sorted)
     }
 }
 
-/// [`compare_encoded`] for two values of `input` (start and end offsets),
-/// with short strings, the usual set elements and table keys, compared as
-/// two 16-byte windows of the input (a call of `memcmp` per pair took a
-/// third of the time for a table of sets of strings).
-#[inline]
-fn compare_keys(input: &[u8], a: (usize, usize), b: (usize, usize)) -> Ordering {
-    let string = DataType::String.tag();
-    if let (Some(&[ta, la]), Some(&[tb, lb])) = (
-        input.get(a.0..).and_then(|v| v.first_chunk::<2>()),
-        input.get(b.0..).and_then(|v| v.first_chunk::<2>()),
-    ) && ta == string
-        && tb == string
-        && la <= 16
-        && lb <= 16
-        && let (Some(x), Some(y)) = (window(input, a.0 + 2, la), window(input, b.0 + 2, lb))
-    {
-        // Zero-padded windows order as the strings do, except that a
-        // string and itself followed by zero bytes pad alike: the shorter
-        // is less.
-        return x.cmp(&y).then(la.cmp(&lb));
-    }
-    compare_encoded(
-        input.get(a.0..a.1).unwrap_or_default(),
-        input.get(b.0..b.1).unwrap_or_default(),
-    )
+/// A set element or table key, for the order check: where it is, and for
+/// a string of up to 16 bytes its bytes in the high bytes of a number
+/// whose other bytes are zero (when 16 bytes of input follow its start).
+struct Key {
+    start: usize,
+    end: usize,
+    short: Option<(u128, u8)>,
 }
 
-/// The `len` (at most 16) bytes at `at`, big-endian in the high bytes of a
-/// number whose other bytes are zero; `None` near the end of the input.
-#[inline]
-fn window(input: &[u8], at: usize, len: u8) -> Option<u128> {
-    let bytes = input.get(at..)?.first_chunk::<16>()?;
-    let value = u128::from_be_bytes(*bytes);
-    Some(match len {
-        0 => 0,
-        16.. => value,
-        n => value & !(u128::MAX >> (8 * u32::from(n))),
-    })
+impl Key {
+    #[inline(always)]
+    fn new(input: &[u8], start: usize, end: usize) -> Key {
+        let short = match input.get(start..).and_then(|v| v.first_chunk::<2>()) {
+            Some(&[tag, len]) if tag == DataType::String.tag() && len <= 16 => input
+                .get(start + 2..)
+                .and_then(|v| v.first_chunk::<16>())
+                .map(|w| {
+                    let value = u128::from_be_bytes(*w);
+                    let kept = match len {
+                        0 => 0,
+                        16.. => value,
+                        n => value & !(u128::MAX >> (8 * u32::from(n))),
+                    };
+                    (kept, len)
+                }),
+            _ => None,
+        };
+        Key { start, end, short }
+    }
+
+    /// As [`Data`]'s order.
+    #[inline(always)]
+    fn cmp(&self, other: &Key, input: &[u8]) -> Ordering {
+        if let (Some((x, lx)), Some((y, ly))) = (self.short, other.short) {
+            // Zero-padded windows order as the strings do, except that a
+            // string and itself followed by zero bytes pad alike: the
+            // shorter is less.
+            return x.cmp(&y).then(lx.cmp(&ly));
+        }
+        compare_encoded(
+            input.get(self.start..self.end).unwrap_or_default(),
+            input.get(other.start..other.end).unwrap_or_default(),
+        )
+    }
 }
 
 /// The order of two encoded values, as [`Data`]'s order: values of

@@ -136,12 +136,14 @@ impl<T> Sender<T> {
     }
 
     /// Sends the run of messages for `key` at the front of `queue`, under
-    /// one lock, as far as there is room; `Err` if the receiver is gone
-    /// (the run is then dropped from `queue`).
-    pub(crate) fn try_send_run<K: PartialEq>(
+    /// one lock, as far as there is room, each as `convert` makes it (and
+    /// not at all where it gives `None`); `Err` if the receiver is gone (the
+    /// run is then dropped from `queue`).
+    pub(crate) fn try_send_run<K: PartialEq, U>(
         &self,
-        queue: &mut VecDeque<(K, T)>,
+        queue: &mut VecDeque<(K, U)>,
         key: &K,
+        mut convert: impl FnMut(U) -> Option<T>,
     ) -> Result<Run, ()> {
         let (was_empty, run) = {
             let mut state = self.shared.lock();
@@ -159,7 +161,7 @@ impl<T> Sender<T> {
                     run = Run::Full;
                     break;
                 }
-                if let Some((_, msg)) = queue.pop_front() {
+                if let Some(msg) = queue.pop_front().and_then(|(_, msg)| convert(msg)) {
                     state.queue.push_back(msg);
                 }
             }
@@ -341,19 +343,19 @@ mod tests {
             .into_iter()
             .collect();
         // Stops where the run of 'a' ends.
-        assert_eq!(tx.try_send_run(&mut queue, &'a'), Ok(Run::Sent));
+        assert_eq!(tx.try_send_run(&mut queue, &'a', Some), Ok(Run::Sent));
         assert_eq!(queue.front(), Some(&('b', 3)));
         queue.pop_front();
         // Stops at the capacity (two in the channel, room for one).
         queue.push_back(('a', 5));
-        assert_eq!(tx.try_send_run(&mut queue, &'a'), Ok(Run::Full));
+        assert_eq!(tx.try_send_run(&mut queue, &'a', Some), Ok(Run::Full));
         assert_eq!(queue, [('a', 5)]);
         let got: Vec<i32> = std::iter::from_fn(|| rx.try_recv()).collect();
         assert_eq!(got, [1, 2, 4]);
         // A receiver that is gone: the run is dropped, the rest stays.
         queue.push_back(('b', 6));
         drop(rx);
-        assert_eq!(tx.try_send_run(&mut queue, &'a'), Err(()));
+        assert_eq!(tx.try_send_run(&mut queue, &'a', Some), Err(()));
         assert_eq!(queue, [('b', 6)]);
     }
 

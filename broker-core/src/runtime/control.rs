@@ -6,8 +6,7 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 
-use super::batch;
-use super::delivery::{ClientQueue, Delivered};
+use super::delivery::{ClientQueue, SubTx};
 use super::metrics::{Metrics, Transport};
 use super::{EndpointError, ErrorEvent, PeerInfo, StatusEvent};
 use crate::proto::{EndpointId, SubscriberId};
@@ -45,9 +44,8 @@ pub(crate) enum Control {
     },
     Subscribe {
         prefixes: Vec<Topic>,
-        tx: batch::Sender<Delivered>,
-        /// The subscriber takes views (`Endpoint::subscribe_views`).
-        views: bool,
+        /// Of messages, or of views (`Endpoint::subscribe_views`).
+        tx: SubTx,
         reply: oneshot::Sender<SubscriberId>,
     },
     AddTopic {

@@ -60,25 +60,66 @@ fn traffic_slot(transport: Transport) -> Option<usize> {
 }
 
 struct Subscriber {
-    tx: batch::Sender<Delivered>,
+    tx: SubTx,
     prefixes: Vec<Topic>,
 }
 
-/// What a subscriber's channel carries: a decoded value, or a view for
-/// the subscribers that take views (the core tells which is which).
-#[derive(Debug)]
-pub(crate) enum Delivered {
+/// A message waiting for a subscriber: a decoded value, or a view for the
+/// subscribers that take views (the core tells which is which).
+pub(super) enum Delivered {
     Value(Message),
     View(ViewMessage),
 }
 
+/// A subscriber's channel: of decoded messages, or of views.
+#[derive(Clone)]
+pub(crate) enum SubTx {
+    Values(batch::Sender<Message>),
+    Views(batch::Sender<ViewMessage>),
+}
+
+impl SubTx {
+    /// Waits until the channel has room (or its receiver is gone).
+    pub(super) async fn room(&self) {
+        match self {
+            SubTx::Values(tx) => tx.room().await,
+            SubTx::Views(tx) => tx.room().await,
+        }
+    }
+
+    /// [`batch::Sender::try_send_run`] for either kind. Each subscriber
+    /// only ever gets its own kind from the core; the conversions are
+    /// there to be total (a view decodes; a value that would not decode,
+    /// deeper than the decoder's limit, is left out).
+    fn try_send_run(
+        &self,
+        queue: &mut VecDeque<(SubscriberId, Delivered)>,
+        sub: &SubscriberId,
+    ) -> Result<Run, ()> {
+        match self {
+            SubTx::Values(tx) => tx.try_send_run(queue, sub, |item| {
+                Some(match item {
+                    Delivered::Value(msg) => msg,
+                    Delivered::View(view) => Message {
+                        data: view.value.to_data(),
+                        topic: view.topic,
+                    },
+                })
+            }),
+            SubTx::Views(tx) => tx.try_send_run(queue, sub, |item| match item {
+                Delivered::View(view) => Some(view),
+                Delivered::Value(msg) => Some(ViewMessage {
+                    value: DataBuf::from_data(&msg.data).ok()?,
+                    topic: msg.topic,
+                }),
+            }),
+        }
+    }
+}
+
 impl Local {
     /// Adds a subscriber with its channel; returns its id.
-    pub(super) fn add_subscriber(
-        &mut self,
-        tx: batch::Sender<Delivered>,
-        prefixes: Vec<Topic>,
-    ) -> SubscriberId {
+    pub(super) fn add_subscriber(&mut self, tx: SubTx, prefixes: Vec<Topic>) -> SubscriberId {
         let sub = self.next_id();
         self.subscribers.insert(sub, Subscriber { tx, prefixes });
         sub
@@ -169,7 +210,7 @@ impl Local {
     }
 
     /// The channel of the subscriber the first waiting delivery is for.
-    pub(super) fn blocked(&self) -> Option<batch::Sender<Delivered>> {
+    pub(super) fn blocked(&self) -> Option<SubTx> {
         let (sub, _) = self.pending.front()?;
         let s = self.subscribers.get(sub)?;
         Some(s.tx.clone())

@@ -13,7 +13,7 @@ use tokio::time::Instant;
 
 use super::batch;
 use super::control::{Control, Publish};
-use super::delivery::Local;
+use super::delivery::{Local, SubTx};
 use super::io::{self, ConnTasks, Input, IoEvent, PeerStream};
 use super::metrics::{self, DriverCounters, Metrics, PeerCount, PeerQueue, Transport};
 use super::spin::Spinner;
@@ -468,9 +468,9 @@ impl Driver {
             Control::Subscribe {
                 prefixes,
                 tx,
-                views,
                 reply,
             } => {
+                let views = matches!(tx, SubTx::Views(_));
                 let sub = self.local.add_subscriber(tx, prefixes.clone());
                 if views {
                     self.core.add_view_subscriber(sub);

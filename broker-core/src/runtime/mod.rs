@@ -59,7 +59,7 @@ use crate::tls::{TlsConfig, TlsError, TlsMode};
 use crate::topic::{IntoTopic, Topic, TopicError};
 
 use control::{Control, Publish};
-use delivery::Delivered;
+use delivery::SubTx;
 
 /// A received message: a topic and a value.
 #[derive(Clone, Debug, PartialEq)]
@@ -695,7 +695,9 @@ impl Endpoint {
         &self,
         prefixes: impl IntoIterator<Item = T>,
     ) -> Result<Subscriber, EndpointError> {
-        self.subscribe_as(prefixes, false).await
+        let (tx, rx) = batch::channel(self.inner.options.congestion_queue_size);
+        let sub = self.subscription(prefixes, SubTx::Values(tx)).await?;
+        Ok(Subscriber { rx, sub })
     }
 
     /// Like [`Endpoint::subscribe`], but the values arrive as views
@@ -709,32 +711,29 @@ impl Endpoint {
         &self,
         prefixes: impl IntoIterator<Item = T>,
     ) -> Result<ViewSubscriber, EndpointError> {
-        self.subscribe_as(prefixes, true)
-            .await
-            .map(|inner| ViewSubscriber { inner })
+        let (tx, rx) = batch::channel(self.inner.options.congestion_queue_size);
+        let sub = self.subscription(prefixes, SubTx::Views(tx)).await?;
+        Ok(ViewSubscriber { rx, sub })
     }
 
-    async fn subscribe_as<T: IntoTopic>(
+    async fn subscription<T: IntoTopic>(
         &self,
         prefixes: impl IntoIterator<Item = T>,
-        views: bool,
-    ) -> Result<Subscriber, EndpointError> {
+        tx: SubTx,
+    ) -> Result<Subscription, EndpointError> {
         let prefixes = prefixes
             .into_iter()
             .map(IntoTopic::into_topic)
             .collect::<Result<Vec<Topic>, _>>()?;
-        let (tx, rx) = batch::channel(self.inner.options.congestion_queue_size);
         let id = self
             .request(|reply| Control::Subscribe {
                 prefixes: prefixes.clone(),
                 tx,
-                views,
                 reply,
             })
             .await?;
-        Ok(Subscriber {
+        Ok(Subscription {
             id,
-            rx,
             prefixes,
             control: self.inner.control.clone(),
         })
@@ -824,58 +823,32 @@ impl Endpoint {
     }
 }
 
-/// Messages for a set of topic prefixes.
+/// Messages for a set of topic prefixes. Dropping it unsubscribes.
 #[derive(Debug)]
 pub struct Subscriber {
-    id: SubscriberId,
-    rx: batch::Receiver<Delivered>,
-    prefixes: Vec<Topic>,
-    control: mpsc::UnboundedSender<Control>,
-}
-
-/// A decoded message; a view (which only view subscribers get) decodes.
-fn as_message(item: Delivered) -> Message {
-    match item {
-        Delivered::Value(msg) => msg,
-        Delivered::View(view) => Message {
-            data: view.value.to_data(),
-            topic: view.topic,
-        },
-    }
-}
-
-/// A view of a message; a decoded one (which only other subscribers get)
-/// is encoded and indexed, or `None` if it would not decode (deeper than
-/// [`bin::MAX_DEPTH`](crate::data::bin::MAX_DEPTH)).
-fn as_view(item: Delivered) -> Option<ViewMessage> {
-    match item {
-        Delivered::View(view) => Some(view),
-        Delivered::Value(msg) => Some(ViewMessage {
-            value: DataBuf::from_data(&msg.data).ok()?,
-            topic: msg.topic,
-        }),
-    }
+    rx: batch::Receiver<Message>,
+    sub: Subscription,
 }
 
 impl Subscriber {
     /// The next message; `None` once the endpoint has shut down.
     pub async fn recv(&mut self) -> Option<Message> {
-        self.rx.recv().await.map(as_message)
+        self.rx.recv().await
     }
 
     /// The next message if one is waiting.
     pub fn try_recv(&mut self) -> Option<Message> {
-        self.rx.try_recv().map(as_message)
+        self.rx.try_recv()
     }
 
     /// The next message, blocking the thread (not for async code).
     pub fn blocking_recv(&mut self) -> Option<Message> {
-        self.rx.blocking_recv().map(as_message)
+        self.rx.blocking_recv()
     }
 
     /// The next message, or `None` after `timeout`.
     pub async fn recv_timeout(&mut self, timeout: Duration) -> Option<Message> {
-        tokio::time::timeout(timeout, self.recv())
+        tokio::time::timeout(timeout, self.rx.recv())
             .await
             .ok()
             .flatten()
@@ -888,11 +861,84 @@ impl Subscriber {
 
     /// The prefixes subscribed to.
     pub fn prefixes(&self) -> &[Topic] {
-        &self.prefixes
+        &self.sub.prefixes
     }
 
     /// Adds a prefix.
     pub fn add_topic(&mut self, prefix: impl IntoTopic) -> Result<(), EndpointError> {
+        self.sub.add_topic(prefix)
+    }
+
+    /// Removes a prefix; the filter advertised to peers shrinks accordingly.
+    pub fn remove_topic(&mut self, prefix: impl IntoTopic) -> Result<(), EndpointError> {
+        self.sub.remove_topic(prefix)
+    }
+}
+
+/// Messages for a set of topic prefixes, with their values as views (see
+/// [`Endpoint::subscribe_views`]). Dropping it unsubscribes.
+#[derive(Debug)]
+pub struct ViewSubscriber {
+    rx: batch::Receiver<ViewMessage>,
+    sub: Subscription,
+}
+
+impl ViewSubscriber {
+    /// The next message; `None` once the endpoint has shut down.
+    pub async fn recv(&mut self) -> Option<ViewMessage> {
+        self.rx.recv().await
+    }
+
+    /// The next message if one is waiting.
+    pub fn try_recv(&mut self) -> Option<ViewMessage> {
+        self.rx.try_recv()
+    }
+
+    /// The next message, blocking the thread (not for async code).
+    pub fn blocking_recv(&mut self) -> Option<ViewMessage> {
+        self.rx.blocking_recv()
+    }
+
+    /// The next message, or `None` after `timeout`.
+    pub async fn recv_timeout(&mut self, timeout: Duration) -> Option<ViewMessage> {
+        tokio::time::timeout(timeout, self.rx.recv())
+            .await
+            .ok()
+            .flatten()
+    }
+
+    /// Messages waiting.
+    pub fn available(&self) -> usize {
+        self.rx.len()
+    }
+
+    /// The prefixes subscribed to.
+    pub fn prefixes(&self) -> &[Topic] {
+        &self.sub.prefixes
+    }
+
+    /// Adds a prefix.
+    pub fn add_topic(&mut self, prefix: impl IntoTopic) -> Result<(), EndpointError> {
+        self.sub.add_topic(prefix)
+    }
+
+    /// Removes a prefix; the filter advertised to peers shrinks accordingly.
+    pub fn remove_topic(&mut self, prefix: impl IntoTopic) -> Result<(), EndpointError> {
+        self.sub.remove_topic(prefix)
+    }
+}
+
+/// A subscriber's registration with the driver: its prefixes, kept in step
+/// with the driver's, and its removal when dropped.
+#[derive(Debug)]
+struct Subscription {
+    id: SubscriberId,
+    prefixes: Vec<Topic>,
+    control: mpsc::UnboundedSender<Control>,
+}
+
+impl Subscription {
+    fn add_topic(&mut self, prefix: impl IntoTopic) -> Result<(), EndpointError> {
         let prefix = prefix.into_topic()?;
         self.prefixes.push(prefix.clone());
         self.control
@@ -903,8 +949,7 @@ impl Subscriber {
             .map_err(|_| EndpointError::Closed)
     }
 
-    /// Removes a prefix; the filter advertised to peers shrinks accordingly.
-    pub fn remove_topic(&mut self, prefix: impl IntoTopic) -> Result<(), EndpointError> {
+    fn remove_topic(&mut self, prefix: impl IntoTopic) -> Result<(), EndpointError> {
         let prefix = prefix.into_topic()?;
         self.prefixes.retain(|p| *p != prefix);
         self.control
@@ -916,73 +961,9 @@ impl Subscriber {
     }
 }
 
-impl Drop for Subscriber {
+impl Drop for Subscription {
     fn drop(&mut self) {
         let _ = self.control.send(Control::Unsubscribe { sub: self.id });
-    }
-}
-
-/// Messages for a set of topic prefixes, with their values as views (see
-/// [`Endpoint::subscribe_views`]). Dropping it unsubscribes.
-#[derive(Debug)]
-pub struct ViewSubscriber {
-    inner: Subscriber,
-}
-
-impl ViewSubscriber {
-    /// The next message; `None` once the endpoint has shut down.
-    pub async fn recv(&mut self) -> Option<ViewMessage> {
-        loop {
-            if let Some(view) = as_view(self.inner.rx.recv().await?) {
-                return Some(view);
-            }
-        }
-    }
-
-    /// The next message if one is waiting.
-    pub fn try_recv(&mut self) -> Option<ViewMessage> {
-        loop {
-            if let Some(view) = as_view(self.inner.rx.try_recv()?) {
-                return Some(view);
-            }
-        }
-    }
-
-    /// The next message, blocking the thread (not for async code).
-    pub fn blocking_recv(&mut self) -> Option<ViewMessage> {
-        loop {
-            if let Some(view) = as_view(self.inner.rx.blocking_recv()?) {
-                return Some(view);
-            }
-        }
-    }
-
-    /// The next message, or `None` after `timeout`.
-    pub async fn recv_timeout(&mut self, timeout: Duration) -> Option<ViewMessage> {
-        tokio::time::timeout(timeout, self.recv())
-            .await
-            .ok()
-            .flatten()
-    }
-
-    /// Messages waiting.
-    pub fn available(&self) -> usize {
-        self.inner.available()
-    }
-
-    /// The prefixes subscribed to.
-    pub fn prefixes(&self) -> &[Topic] {
-        self.inner.prefixes()
-    }
-
-    /// Adds a prefix.
-    pub fn add_topic(&mut self, prefix: impl IntoTopic) -> Result<(), EndpointError> {
-        self.inner.add_topic(prefix)
-    }
-
-    /// Removes a prefix; the filter advertised to peers shrinks accordingly.
-    pub fn remove_topic(&mut self, prefix: impl IntoTopic) -> Result<(), EndpointError> {
-        self.inner.remove_topic(prefix)
     }
 }
 

@@ -49,7 +49,8 @@ struct Node {
 /// values. Cloning copies the bytes and the index (two allocations).
 #[derive(Clone)]
 pub struct DataBuf {
-    bytes: Vec<u8>,
+    /// Boxed, not a `Vec`: a delivery event carries this by value.
+    bytes: Box<[u8]>,
     nodes: Vec<Node>,
 }
 
@@ -72,7 +73,10 @@ impl DataBuf {
         };
         let parsed = indexer.value(0).is_some() && indexer.pos == bytes.len();
         if parsed && u32::try_from(bytes.len()).is_ok() {
-            return Ok(DataBuf { bytes, nodes });
+            return Ok(DataBuf {
+                bytes: bytes.into_boxed_slice(),
+                nodes,
+            });
         }
         // The error, exactly as decoding reports it. Input the index
         // refused always fails to decode (tests/view.rs checks both ways);

@@ -43,7 +43,9 @@ pub(super) struct Local {
     status_subs: Vec<(mpsc::Sender<StatusEvent>, bool)>,
     /// Deliveries that did not fit a subscriber's queue, in order. While any
     /// wait, reading from peers pauses.
-    pending: VecDeque<(SubscriberId, Delivered)>,
+    pending: VecDeque<(SubscriberId, Message)>,
+    /// The same for subscribers that take views.
+    pending_views: VecDeque<(SubscriberId, ViewMessage)>,
     /// Encoded bytes of the messages queued for subscribers since the
     /// driver last let them run (see [`Local::take_delivered`]).
     delivered: usize,
@@ -64,13 +66,6 @@ struct Subscriber {
     prefixes: Vec<Topic>,
 }
 
-/// A message waiting for a subscriber: a decoded value, or a view for the
-/// subscribers that take views (the core tells which is which).
-pub(super) enum Delivered {
-    Value(Message),
-    View(ViewMessage),
-}
-
 /// A subscriber's channel: of decoded messages, or of views.
 #[derive(Clone)]
 pub(crate) enum SubTx {
@@ -87,32 +82,61 @@ impl SubTx {
         }
     }
 
-    /// [`batch::Sender::try_send_run`] for either kind. Each subscriber
-    /// only ever gets its own kind from the core; the conversions are
-    /// there to be total (a view decodes; a value that would not decode,
-    /// deeper than the decoder's limit, is left out).
-    fn try_send_run(
+    /// [`batch::Sender::try_send_run`] for a run of decoded messages. Each
+    /// subscriber only ever gets its own kind from the core; the
+    /// conversions are there to be total (a view decodes; a value that
+    /// would not decode, deeper than the decoder's limit, is left out).
+    fn send_values(
         &self,
-        queue: &mut VecDeque<(SubscriberId, Delivered)>,
+        queue: &mut VecDeque<(SubscriberId, Message)>,
         sub: &SubscriberId,
     ) -> Result<Run, ()> {
         match self {
-            SubTx::Values(tx) => tx.try_send_run(queue, sub, |item| {
-                Some(match item {
-                    Delivered::Value(msg) => msg,
-                    Delivered::View(view) => Message {
-                        data: view.value.to_data(),
-                        topic: view.topic,
-                    },
-                })
-            }),
-            SubTx::Views(tx) => tx.try_send_run(queue, sub, |item| match item {
-                Delivered::View(view) => Some(view),
-                Delivered::Value(msg) => Some(ViewMessage {
+            SubTx::Values(tx) => tx.try_send_run(queue, sub, Some),
+            SubTx::Views(tx) => tx.try_send_run(queue, sub, |msg| {
+                Some(ViewMessage {
                     value: DataBuf::from_data(&msg.data).ok()?,
                     topic: msg.topic,
-                }),
+                })
             }),
+        }
+    }
+
+    /// [`SubTx::send_values`] for a run of views.
+    fn send_views(
+        &self,
+        queue: &mut VecDeque<(SubscriberId, ViewMessage)>,
+        sub: &SubscriberId,
+    ) -> Result<Run, ()> {
+        match self {
+            SubTx::Views(tx) => tx.try_send_run(queue, sub, Some),
+            SubTx::Values(tx) => tx.try_send_run(queue, sub, |view| {
+                Some(Message {
+                    data: view.value.to_data(),
+                    topic: view.topic,
+                })
+            }),
+        }
+    }
+}
+
+/// Sends the waiting deliveries of `queue` with `send` until one does not
+/// fit; adds the subscribers found gone to `gone`.
+fn send_queued<T>(
+    queue: &mut VecDeque<(SubscriberId, T)>,
+    subscribers: &HashMap<SubscriberId, Subscriber>,
+    gone: &mut Vec<SubscriberId>,
+    send: impl Fn(&SubTx, &mut VecDeque<(SubscriberId, T)>, &SubscriberId) -> Result<Run, ()>,
+) {
+    while let Some(&(sub, _)) = queue.front() {
+        let Some(s) = subscribers.get(&sub).filter(|_| !gone.contains(&sub)) else {
+            queue.pop_front();
+            continue;
+        };
+        match send(&s.tx, queue, &sub) {
+            Ok(Run::Sent) => {}
+            Ok(Run::Full) => break,
+            Err(()) => gone.push(sub),
         }
     }
 }
@@ -189,6 +213,7 @@ impl Local {
             None
         };
         self.pending.retain(|(s, _)| *s != sub);
+        self.pending_views.retain(|(s, _)| *s != sub);
         prefixes
     }
 
@@ -206,12 +231,15 @@ impl Local {
 
     /// Whether deliveries wait for a full subscriber.
     pub(super) fn is_blocked(&self) -> bool {
-        !self.pending.is_empty()
+        !self.pending.is_empty() || !self.pending_views.is_empty()
     }
 
     /// The channel of the subscriber the first waiting delivery is for.
     pub(super) fn blocked(&self) -> Option<SubTx> {
-        let (sub, _) = self.pending.front()?;
+        let sub = match self.pending.front() {
+            Some((sub, _)) => sub,
+            None => &self.pending_views.front()?.0,
+        };
         let s = self.subscribers.get(sub)?;
         Some(s.tx.clone())
     }
@@ -275,7 +303,7 @@ impl Local {
             // `send_pending`: a run of messages for one subscriber then
             // costs one lock of its channel, not one each.
             if self.subscribers.contains_key(&sub) {
-                self.pending.push_back((sub, Delivered::Value(message())));
+                self.pending.push_back((sub, message()));
                 self.delivered += size;
             }
         }
@@ -303,8 +331,8 @@ impl Local {
                 parts.clone()
             };
             if let Some((topic, value)) = parts {
-                self.pending
-                    .push_back((sub, Delivered::View(ViewMessage { topic, value })));
+                self.pending_views
+                    .push_back((sub, ViewMessage { topic, value }));
                 self.delivered += size;
             }
         }
@@ -316,17 +344,18 @@ impl Local {
     /// found gone.
     pub(super) fn send_pending(&mut self) -> Vec<SubscriberId> {
         let mut gone = Vec::new();
-        while let Some(&(sub, _)) = self.pending.front() {
-            let Some(s) = self.subscribers.get(&sub).filter(|_| !gone.contains(&sub)) else {
-                self.pending.pop_front();
-                continue;
-            };
-            match s.tx.try_send_run(&mut self.pending, &sub) {
-                Ok(Run::Sent) => {}
-                Ok(Run::Full) => break,
-                Err(()) => gone.push(sub),
-            }
-        }
+        send_queued(
+            &mut self.pending,
+            &self.subscribers,
+            &mut gone,
+            SubTx::send_values,
+        );
+        send_queued(
+            &mut self.pending_views,
+            &self.subscribers,
+            &mut gone,
+            SubTx::send_views,
+        );
         gone
     }
 

@@ -286,27 +286,57 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         ready.push_str(&format!("{metrics_port}\n"));
     }
     write_ready(args.ready_file.as_ref(), &ready)?;
-    let mut received: u64 = 0;
-    while let Some((topic, value)) = sub.recv().await {
+    let mut server = BenchServer { ep, received: 0 };
+    // One loop per kind: a wrapper future around each `recv` cost the
+    // tiny payload 5-15% of its rate.
+    match &mut sub {
+        Incoming::Views(sub) => {
+            while let Some(msg) = sub.recv().await {
+                if !server.on(msg.topic, Received::View(msg.value)).await? {
+                    break;
+                }
+            }
+        }
+        Incoming::Values(sub) => {
+            while let Some(msg) = sub.recv().await {
+                if !server.on(msg.topic, Received::Value(msg.data)).await? {
+                    break;
+                }
+            }
+        }
+    }
+    server.ep.shutdown().await?;
+    Ok(())
+}
+
+/// The bench server's endpoint and count.
+struct BenchServer {
+    ep: Endpoint,
+    received: u64,
+}
+
+impl BenchServer {
+    /// Counts or answers a message; false once told to stop.
+    async fn on(&mut self, topic: Topic, value: Received) -> anyhow::Result<bool> {
         let topic = topic.as_str();
         if topic.starts_with(THROUGHPUT_TOPIC) {
-            received += value.events();
+            self.received += value.events();
         } else if topic.starts_with(SYNC_TOPIC) {
             let token = event_args(&value.into_data())
                 .and_then(|a| a.into_iter().next())
                 .unwrap_or_default();
-            let ack = Event::new("bench_ack", vec![token, Data::Count(received)]);
-            ep.publish(ACK_TOPIC, ack.into_data()).await?;
+            let ack = Event::new("bench_ack", vec![token, Data::Count(self.received)]);
+            self.ep.publish(ACK_TOPIC, ack.into_data()).await?;
         } else if topic.starts_with(PING_TOPIC) {
             let args = event_args(&value.into_data()).unwrap_or_default();
-            ep.publish(PONG_TOPIC, Event::new("bench_pong", args).into_data())
+            self.ep
+                .publish(PONG_TOPIC, Event::new("bench_pong", args).into_data())
                 .await?;
         } else if topic.starts_with(TERMINATE_TOPIC) {
-            break;
+            return Ok(false);
         }
+        Ok(true)
     }
-    ep.shutdown().await?;
-    Ok(())
 }
 
 /// The server's subscription: views (the default) or decoded values.
@@ -319,15 +349,6 @@ enum Incoming {
 enum Received {
     View(DataBuf),
     Value(Data),
-}
-
-impl Incoming {
-    async fn recv(&mut self) -> Option<(Topic, Received)> {
-        match self {
-            Incoming::Views(sub) => sub.recv().await.map(|m| (m.topic, Received::View(m.value))),
-            Incoming::Values(sub) => sub.recv().await.map(|m| (m.topic, Received::Value(m.data))),
-        }
-    }
 }
 
 impl Received {

@@ -63,7 +63,11 @@ impl DataBuf {
 
     /// [`DataBuf::parse`], keeping `bytes` instead of copying them.
     pub fn from_vec(bytes: Vec<u8>) -> Result<DataBuf, DecodeError> {
-        // Values take at least one byte each: a node per input byte at most.
+        // A guess (most values take 2 to 10 bytes); the index grows as
+        // needed. It is bounded as decoding is: every value but the root is
+        // a container element, and the element budget allows a quarter of
+        // the input's bytes plus 65,536, so at most 4 bytes of index per
+        // byte of input plus 1 MiB.
         let mut nodes = Vec::with_capacity((bytes.len() / 4).clamp(1, 4096));
         let mut indexer = Indexer {
             input: &bytes,
@@ -79,8 +83,10 @@ impl DataBuf {
             });
         }
         // The error, exactly as decoding reports it. Input the index
-        // refused always fails to decode (tests/view.rs checks both ways);
-        // should the two ever disagree, the refusal stands.
+        // refused always fails to decode (the property tests in
+        // tests/data_properties.rs and the fuzz target `bin_decode` check
+        // both ways); should the two ever disagree, or the input pass 4 GiB
+        // (offsets are 32 bits; frames are far smaller), the refusal stands.
         Err(bin::decode(&bytes)
             .err()
             .unwrap_or(DecodeError::TrailingBytes {

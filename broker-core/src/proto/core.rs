@@ -559,10 +559,14 @@ impl Core {
         n
     }
 
-    /// Moves the view subscribers out of `subscribers`.
+    /// Moves the view subscribers out of `subscribers` (the whole list,
+    /// without a new one, when all are views).
     fn take_views(&self, subscribers: &mut Vec<SubscriberId>) -> Vec<SubscriberId> {
         if self.views.is_empty() {
             return Vec::new();
+        }
+        if subscribers.iter().all(|s| self.views.contains(s)) {
+            return std::mem::take(subscribers);
         }
         let mut views = Vec::new();
         subscribers.retain(|s| {

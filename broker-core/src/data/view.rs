@@ -438,6 +438,14 @@ impl<'a> Indexer<'a, '_> {
         if tag != DataType::String.tag() || len & 0x80 != 0 || end > self.input.len() {
             return false;
         }
+        self.leaf(start, end);
+        true
+    }
+
+    /// Indexes a value without nested values that spans `start..end` (the
+    /// input holds it) and moves past it.
+    #[inline(always)]
+    fn leaf(&mut self, start: usize, end: usize) {
         let next = self.nodes.len() as u32 + 1;
         self.nodes.push(Node {
             start: start as u32,
@@ -446,7 +454,6 @@ impl<'a> Indexer<'a, '_> {
             len: 0,
         });
         self.pos = end;
-        true
     }
 
     fn value(&mut self, depth: usize) -> Option<()> {
@@ -545,14 +552,7 @@ impl<'a> Indexer<'a, '_> {
         if end > self.input.len() {
             return None;
         }
-        let next = self.nodes.len() as u32 + 1;
-        self.nodes.push(Node {
-            start: start as u32,
-            end: end as u32,
-            next,
-            len: 0,
-        });
-        self.pos = end;
+        self.leaf(start, end);
         Some(())
     }
 

@@ -823,84 +823,37 @@ impl Endpoint {
     }
 }
 
-/// Messages for a set of topic prefixes. Dropping it unsubscribes.
-#[derive(Debug)]
-pub struct Subscriber {
-    rx: batch::Receiver<Message>,
-    sub: Subscription,
-}
-
-impl Subscriber {
-    /// The next message; `None` once the endpoint has shut down.
-    pub async fn recv(&mut self) -> Option<Message> {
-        self.rx.recv().await
-    }
-
-    /// The next message if one is waiting.
-    pub fn try_recv(&mut self) -> Option<Message> {
-        self.rx.try_recv()
-    }
-
-    /// The next message, blocking the thread (not for async code).
-    pub fn blocking_recv(&mut self) -> Option<Message> {
-        self.rx.blocking_recv()
-    }
-
-    /// The next message, or `None` after `timeout`.
-    pub async fn recv_timeout(&mut self, timeout: Duration) -> Option<Message> {
-        tokio::time::timeout(timeout, self.rx.recv())
-            .await
-            .ok()
-            .flatten()
-    }
-
-    /// Messages waiting.
-    pub fn available(&self) -> usize {
-        self.rx.len()
-    }
-
-    /// The prefixes subscribed to.
-    pub fn prefixes(&self) -> &[Topic] {
-        &self.sub.prefixes
-    }
-
-    /// Adds a prefix.
-    pub fn add_topic(&mut self, prefix: impl IntoTopic) -> Result<(), EndpointError> {
-        self.sub.add_topic(prefix)
-    }
-
-    /// Removes a prefix; the filter advertised to peers shrinks accordingly.
-    pub fn remove_topic(&mut self, prefix: impl IntoTopic) -> Result<(), EndpointError> {
-        self.sub.remove_topic(prefix)
-    }
-}
-
-/// Messages for a set of topic prefixes, with their values as views (see
+/// Messages for a set of topic prefixes: decoded ([`Message`], from
+/// [`Endpoint::subscribe`]) or as views ([`ViewMessage`], from
 /// [`Endpoint::subscribe_views`]). Dropping it unsubscribes.
 #[derive(Debug)]
-pub struct ViewSubscriber {
-    rx: batch::Receiver<ViewMessage>,
+pub struct Subscriber<M = Message> {
+    rx: batch::Receiver<M>,
     sub: Subscription,
 }
 
-impl ViewSubscriber {
+/// A subscriber whose values arrive as views (see
+/// [`Endpoint::subscribe_views`]).
+pub type ViewSubscriber = Subscriber<ViewMessage>;
+
+impl<M> Subscriber<M> {
     /// The next message; `None` once the endpoint has shut down.
-    pub async fn recv(&mut self) -> Option<ViewMessage> {
+    pub async fn recv(&mut self) -> Option<M> {
         self.rx.recv().await
     }
 
     /// The next message if one is waiting.
-    pub fn try_recv(&mut self) -> Option<ViewMessage> {
+    pub fn try_recv(&mut self) -> Option<M> {
         self.rx.try_recv()
     }
 
     /// The next message, blocking the thread (not for async code).
-    pub fn blocking_recv(&mut self) -> Option<ViewMessage> {
+    pub fn blocking_recv(&mut self) -> Option<M> {
         self.rx.blocking_recv()
     }
 
     /// The next message, or `None` after `timeout`.
-    pub async fn recv_timeout(&mut self, timeout: Duration) -> Option<ViewMessage> {
+    pub async fn recv_timeout(&mut self, timeout: Duration) -> Option<M> {
         tokio::time::timeout(timeout, self.rx.recv())
             .await
             .ok()

@@ -174,6 +174,39 @@ proptest! {
         }
     }
 
+    /// Strings of up to 17 bytes, one a prefix of the other or the same
+    /// with zero bytes added, as set elements and table keys with enough
+    /// input after them for the view's short-string comparison (one number
+    /// per string of up to 15 bytes): repeats are refused, as decoding
+    /// refuses them, and strings that differ only in trailing zeros are
+    /// not taken for repeats.
+    #[test]
+    fn a_view_tells_short_strings_apart_as_data_does(
+        a in proptest::collection::vec(prop_oneof![Just(0u8), Just(0xff), any::<u8>()], 0..17),
+        extra in proptest::collection::vec(prop_oneof![Just(0u8), any::<u8>()], 0..3),
+        cut in 0usize..3,
+        swap in any::<bool>(),
+    ) {
+        let mut b = a.clone();
+        b.extend_from_slice(&extra);
+        b.truncate(b.len().saturating_sub(cut));
+        let (a, b) = if swap { (b, a) } else { (a, b) };
+        let (a, b) = (Data::String(a.into()), Data::String(b.into()));
+        let padding = Data::String(vec![b'p'; 20].into());
+        let mut set = vec![14, 2, 12, 2];
+        bin::encode_into(&a, &mut set);
+        bin::encode_into(&b, &mut set);
+        bin::encode_into(&padding, &mut set);
+        assert_view_agrees(&set)?;
+        let mut table = vec![14, 2, 13, 2];
+        for key in [&a, &b] {
+            bin::encode_into(key, &mut table);
+            bin::encode_into(&Data::Boolean(true), &mut table);
+        }
+        bin::encode_into(&padding, &mut table);
+        assert_view_agrees(&table)?;
+    }
+
     /// Damaged input (cut, bytes changed, bytes inserted): the view refuses
     /// exactly what decoding refuses, with the same error.
     #[test]

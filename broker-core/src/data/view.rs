@@ -34,15 +34,15 @@ use std::fmt;
 use super::bin::{self, DecodeError, Reader};
 use super::{Address, Data, DataType, Port, Protocol, Subnet, Timespan, Timestamp};
 
-/// One value in the index: where its encoding starts and ends, the index
-/// just past its nested values, and its element count (entries for a
-/// table). Offsets are `u32`: a frame is far smaller than 4 GiB.
+/// One value in the index: where its encoding starts, and the index just
+/// past its nested values. Values are indexed in the order they are
+/// encoded, so a value's encoding ends where the next node's (at `next`)
+/// starts, or at the end of the input; a container's element count is read
+/// from its encoding. Offsets are `u32`: a frame is far smaller than 4 GiB.
 #[derive(Clone, Copy, Debug)]
 struct Node {
     start: u32,
-    end: u32,
     next: u32,
-    len: u32,
 }
 
 /// A value in its bin v1 encoding, checked, with an index of its nested
@@ -119,15 +119,22 @@ impl DataBuf {
         self.root().to_data()
     }
 
-    fn node(&self, index: usize) -> Node {
+    /// The encoding of the value at `index` (tag included).
+    fn encoded(&self, index: usize) -> &[u8] {
         // Every index handed out points into `nodes` (the root is always
         // there: parsing pushed it first).
-        self.nodes.get(index).copied().unwrap_or(Node {
-            start: 0,
-            end: 0,
-            next: 0,
-            len: 0,
-        })
+        let Some(node) = self.nodes.get(index) else {
+            return &[];
+        };
+        let end = self
+            .nodes
+            .get(node.next as usize)
+            .map_or(self.bytes.len(), |n| n.start as usize);
+        self.bytes.get(node.start as usize..end).unwrap_or_default()
+    }
+
+    fn next(&self, index: usize) -> usize {
+        self.nodes.get(index).map_or(index + 1, |n| n.next as usize)
     }
 }
 
@@ -159,17 +166,9 @@ pub struct DataView<'a> {
 }
 
 impl<'a> DataView<'a> {
-    fn node(&self) -> Node {
-        self.buf.node(self.index)
-    }
-
     /// The value's encoding (tag included).
     pub fn encoded(&self) -> &'a [u8] {
-        let node = self.node();
-        self.buf
-            .bytes
-            .get(node.start as usize..node.end as usize)
-            .unwrap_or_default()
+        self.buf.encoded(self.index)
     }
 
     /// The encoding after the tag.
@@ -280,7 +279,12 @@ impl<'a> DataView<'a> {
     /// The number of elements of a vector or set, or of entries of a
     /// table; 0 for other values.
     pub fn len(&self) -> usize {
-        self.node().len as usize
+        match self.data_type() {
+            DataType::Vector | DataType::Set | DataType::Table => {
+                Reader::new(self.body()).varbyte().map_or(0, |n| n as usize)
+            }
+            _ => 0,
+        }
     }
 
     /// Whether [`DataView::len`] is 0.
@@ -361,7 +365,7 @@ impl<'a> Iterator for Children<'a> {
             buf: self.buf,
             index: self.index,
         };
-        self.index = self.buf.node(self.index).next as usize;
+        self.index = self.buf.next(self.index);
         Some(view)
     }
 
@@ -425,33 +429,14 @@ impl<'a> Indexer<'a, '_> {
         self.input.get(start..self.pos)
     }
 
-    /// Indexes a string of up to 127 bytes (one length byte) at the
-    /// current position without a call per element: the common element of
-    /// sets and vectors. False if the next value is anything else.
-    #[inline(always)]
-    fn short_string(&mut self) -> bool {
-        let start = self.pos;
-        let Some(&[tag, len]) = self.input.get(start..).and_then(|v| v.first_chunk::<2>()) else {
-            return false;
-        };
-        let end = start + 2 + usize::from(len);
-        if tag != DataType::String.tag() || len & 0x80 != 0 || end > self.input.len() {
-            return false;
-        }
-        self.leaf(start, end);
-        true
-    }
-
-    /// Indexes a value without nested values that spans `start..end` (the
-    /// input holds it) and moves past it.
+    /// Indexes a value without nested values that starts at `start` and
+    /// ends at `end` (the input holds it), and moves past it.
     #[inline(always)]
     fn leaf(&mut self, start: usize, end: usize) {
         let next = self.nodes.len() as u32 + 1;
         self.nodes.push(Node {
             start: start as u32,
-            end: end as u32,
             next,
-            len: 0,
         });
         self.pos = end;
     }
@@ -461,11 +446,8 @@ impl<'a> Indexer<'a, '_> {
         let index = self.nodes.len();
         self.nodes.push(Node {
             start: start as u32,
-            end: 0,
             next: 0,
-            len: 0,
         });
-        let mut len = 0;
         match DataType::from_tag(self.byte()?)? {
             DataType::None => {}
             DataType::Boolean => self.skip(1)?,
@@ -507,22 +489,17 @@ impl<'a> Indexer<'a, '_> {
                     for _ in 0..count {
                         self.element(depth)?;
                     }
-                } else if !self.sorted_entries(count, per_entry, depth)? {
+                } else if !self.sorted_entries(count, per_entry == 2, depth)? {
                     // Out of order (Broker never sends that) or repeated:
                     // the decoder sorts, and refuses repeats.
                     let mut again = Reader::unlimited(self.input);
                     again.pos = start;
                     again.value(depth).ok()?;
                 }
-                len = count as u32;
             }
         }
-        let end = self.pos as u32;
         let next = self.nodes.len() as u32;
-        let node = self.nodes.get_mut(index)?;
-        node.end = end;
-        node.next = next;
-        node.len = len;
+        self.nodes.get_mut(index)?.next = next;
         Some(())
     }
 
@@ -531,11 +508,13 @@ impl<'a> Indexer<'a, '_> {
     /// times, booleans, addresses) without a call.
     #[inline(always)]
     fn element(&mut self, depth: usize) -> Option<()> {
-        if self.short_string() {
-            return Some(());
-        }
         let start = self.pos;
-        let size = match DataType::from_tag(*self.input.get(start)?) {
+        let Some(&[tag, second]) = self.input.get(start..).and_then(|v| v.first_chunk::<2>())
+        else {
+            return self.value(depth + 1);
+        };
+        let size = match DataType::from_tag(tag) {
+            Some(DataType::String) if second & 0x80 == 0 => 1 + usize::from(second),
             Some(DataType::None) => 0,
             Some(DataType::Boolean) => 1,
             Some(
@@ -556,73 +535,142 @@ impl<'a> Indexer<'a, '_> {
         Some(())
     }
 
-    /// Indexes the `count` entries (of `per_entry` values: 1 for a set, 2
-    /// for a table) of a set or table at `depth`; whether their keys are in
-    /// strictly increasing order. Each key is compared with the one before
-    /// as it is read, short strings as two 16-byte windows (see [`Key`]).
-    fn sorted_entries(&mut self, count: usize, per_entry: usize, depth: usize) -> Option<bool> {
+    /// Indexes the `count` entries of a set or table (`table`: two values
+    /// per entry) at `depth`; whether their keys are in strictly
+    /// increasing order. Each key is compared with the one before as it is
+    /// read; strings of up to 15 bytes (most keys) as one number each (see
+    /// [`short_key`]), and runs of them in sets in a loop of their own.
+    fn sorted_entries(&mut self, count: usize, table: bool, depth: usize) -> Option<bool> {
         let mut sorted = true;
-        let mut previous: Option<Key> = None;
-        for _ in 0..count {
-            let start = self.pos;
-            self.element(depth)?;
-            let key = Key::new(self.input, start, self.pos);
-            if sorted && let Some(previous) = &previous {
-                sorted = previous.cmp(&key, self.input) == Ordering::Less;
+        let mut previous: Option<Previous> = None;
+        let mut done = 0;
+        while done < count {
+            if !table {
+                done += self.short_strings(count - done, &mut previous, &mut sorted);
+                if done == count {
+                    break;
+                }
             }
-            previous = Some(key);
-            if per_entry == 2 {
+            let start = self.pos;
+            let key = match short_key(self.input, start) {
+                Some((key, end)) => {
+                    self.leaf(start, end);
+                    Some(key)
+                }
+                None => {
+                    self.element(depth)?;
+                    None
+                }
+            };
+            let this = Previous {
+                start,
+                end: self.pos,
+                key,
+            };
+            if sorted && let Some(before) = &previous {
+                sorted = before.is_less(&this, self.input);
+            }
+            previous = Some(this);
+            if table {
                 self.element(depth)?;
             }
+            done += 1;
         }
         Some(sorted)
     }
+
+    /// Indexes up to `left` set elements that are strings of up to 15
+    /// bytes, as many as follow each other; how many. Each is compared
+    /// with the one before (`previous`, then each other) as a number, and
+    /// `sorted` is cleared if one is not less than the next.
+    #[inline(always)]
+    fn short_strings(
+        &mut self,
+        left: usize,
+        previous: &mut Option<Previous>,
+        sorted: &mut bool,
+    ) -> usize {
+        let input = self.input;
+        let mut start = self.pos;
+        let Some((mut key, mut end)) = short_key(input, start) else {
+            return 0;
+        };
+        let this = Previous {
+            start,
+            end,
+            key: Some(key),
+        };
+        if *sorted && let Some(before) = previous {
+            *sorted = before.is_less(&this, input);
+        }
+        // The run's state stays in locals (the index's length included),
+        // which the compiler keeps in registers.
+        let nodes = &mut *self.nodes;
+        nodes.push(Node {
+            start: start as u32,
+            next: nodes.len() as u32 + 1,
+        });
+        let mut ordered = true;
+        let mut done = 1;
+        while done < left {
+            let Some((next_key, next_end)) = short_key(input, end) else {
+                break;
+            };
+            nodes.push(Node {
+                start: end as u32,
+                next: nodes.len() as u32 + 1,
+            });
+            ordered &= key < next_key;
+            (start, end, key) = (end, next_end, next_key);
+            done += 1;
+        }
+        *sorted &= ordered;
+        *previous = Some(Previous {
+            start,
+            end,
+            key: Some(key),
+        });
+        self.pos = end;
+        done
+    }
 }
 
-/// A set element or table key, for the order check: where it is, and for
-/// a string of up to 16 bytes its bytes in the high bytes of a number
-/// whose other bytes are zero (when 16 bytes of input follow its start).
-struct Key {
+/// A set element or table key already read, for the order check: where
+/// it is, and its number if it is a short string (see [`short_key`]).
+struct Previous {
     start: usize,
     end: usize,
-    short: Option<(u128, u8)>,
+    key: Option<u128>,
 }
 
-impl Key {
+impl Previous {
+    /// Whether this key orders before `next` as [`Data`] orders them.
     #[inline(always)]
-    fn new(input: &[u8], start: usize, end: usize) -> Key {
-        let short = match input.get(start..).and_then(|v| v.first_chunk::<2>()) {
-            Some(&[tag, len]) if tag == DataType::String.tag() && len <= 16 => input
-                .get(start + 2..)
-                .and_then(|v| v.first_chunk::<16>())
-                .map(|w| {
-                    let value = u128::from_be_bytes(*w);
-                    let kept = match len {
-                        0 => 0,
-                        16.. => value,
-                        n => value & !(u128::MAX >> (8 * u32::from(n))),
-                    };
-                    (kept, len)
-                }),
-            _ => None,
-        };
-        Key { start, end, short }
-    }
-
-    /// As [`Data`]'s order.
-    #[inline(always)]
-    fn cmp(&self, other: &Key, input: &[u8]) -> Ordering {
-        if let (Some((x, lx)), Some((y, ly))) = (self.short, other.short) {
-            // Zero-padded windows order as the strings do, except that a
-            // string and itself followed by zero bytes pad alike: the
-            // shorter is less.
-            return x.cmp(&y).then(lx.cmp(&ly));
+    fn is_less(&self, next: &Previous, input: &[u8]) -> bool {
+        if let (Some(x), Some(y)) = (self.key, next.key) {
+            return x < y;
         }
-        compare_encoded(
-            input.get(self.start..self.end).unwrap_or_default(),
-            input.get(other.start..other.end).unwrap_or_default(),
-        )
+        let this = input.get(self.start..self.end).unwrap_or_default();
+        let that = input.get(next.start..next.end).unwrap_or_default();
+        compare_encoded(this, that) == Ordering::Less
     }
+}
+
+/// A string of at most 15 bytes at `start` (when 16 bytes of input follow
+/// its length byte) as a number that orders as [`Data`] orders strings:
+/// its bytes from the high end, zeros, and its length in the low byte. A
+/// string and itself followed by zero bytes pad alike; the length tells
+/// them apart, the shorter first. Also where the string ends.
+#[inline(always)]
+fn short_key(input: &[u8], start: usize) -> Option<(u128, usize)> {
+    let [tag, len] = *input.get(start..)?.first_chunk::<2>()?;
+    if tag != DataType::String.tag() || len > 15 {
+        return None;
+    }
+    let window = u128::from_be_bytes(*input.get(start + 2..)?.first_chunk::<16>()?);
+    // `len` is below 16: the shift is below 128, and the low byte is free.
+    let kept = window & !(u128::MAX >> (8 * u32::from(len)));
+    Some((kept | u128::from(len), start + 2 + usize::from(len)))
 }
 
 /// The order of two encoded values, as [`Data`]'s order: values of

@@ -68,16 +68,7 @@ pub fn encode_into(data: &Data, out: &mut Vec<u8>) {
     if let Data::String(s) = data
         && let Some((len, buf)) = s.inline()
     {
-        // Tag, length (one varbyte byte: at most 22) and the whole buffer
-        // in one fixed-size copy, then cut to the string's length: no copy
-        // of a variable length per short string.
-        let mut record = [0; 2 + INLINE];
-        record[0] = DataType::String.tag();
-        record[1] = len;
-        record[2..].copy_from_slice(buf);
-        let end = out.len() + 2 + usize::from(len);
-        out.extend_from_slice(&record);
-        out.truncate(end);
+        encode_inline(len, buf, out);
         return;
     }
     out.push(data.data_type().tag());
@@ -102,22 +93,48 @@ pub fn encode_into(data: &Data, out: &mut Vec<u8>) {
         Data::EnumValue(e) => encode_bytes(e.name().as_bytes(), out),
         Data::Set(s) => {
             encode_varbyte(s.len(), out);
-            s.iter().for_each(|item| encode_into(item, out));
+            s.iter().for_each(|item| encode_element(item, out));
         }
         Data::Table(t) => {
             encode_varbyte(t.len(), out);
             t.iter().for_each(|(k, v)| {
-                encode_into(k, out);
-                encode_into(v, out);
+                encode_element(k, out);
+                encode_element(v, out);
             });
         }
         Data::Vector(v) => {
             encode_varbyte(v.len(), out);
             for item in v {
-                encode_into(item, out);
+                encode_element(item, out);
             }
         }
     }
+}
+
+/// A container's element: short strings (the most common element) without
+/// a call, anything else through [`encode_into`].
+#[inline(always)]
+fn encode_element(item: &Data, out: &mut Vec<u8>) {
+    if let Data::String(s) = item
+        && let Some((len, buf)) = s.inline()
+    {
+        encode_inline(len, buf, out);
+    } else {
+        encode_into(item, out);
+    }
+}
+
+/// A string kept inline (`len` bytes of `buf`): tag and length (one
+/// varbyte byte: at most 22), then the whole buffer in one fixed-size copy,
+/// cut to the string's length: no copy of a variable length per short
+/// string. (Built in a temporary array first, the record was read back at
+/// other widths than it was written, which stalled the copy.)
+#[inline(always)]
+fn encode_inline(len: u8, buf: &[u8; INLINE], out: &mut Vec<u8>) {
+    let end = out.len() + 2 + usize::from(len);
+    out.extend_from_slice(&[DataType::String.tag(), len]);
+    out.extend_from_slice(buf);
+    out.truncate(end);
 }
 
 /// Decodes exactly one bin v1 value that fills all of `input`.

@@ -5,7 +5,8 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use broker_core::zeromq::{
-    CurveKey, CurveKeys, DEFAULT_PROXY_XPUB, DEFAULT_PROXY_XSUB, ProxyOptions, ZmqProxy,
+    CurveKey, CurveKeys, DEFAULT_PROXY_XPUB, DEFAULT_PROXY_XSUB, DEFAULT_STALL_TIMEOUT,
+    ProxyOptions, ZmqProxy,
 };
 use clap::Args;
 use serde_json::json;
@@ -134,11 +135,21 @@ pub(crate) struct ProxyArgs {
     /// line, with the ports the OS chose for port 0) to F.
     #[arg(long, value_name = "F")]
     ready_file: Option<PathBuf>,
+    /// How long forwarding waits for a subscriber whose queue is full
+    /// before it drops for that subscriber for half a second, in
+    /// milliseconds (0: drop at once, as a plain PUB socket does; Zeek's
+    /// proxy waits forever). Raise it where subscribers may be held up for
+    /// long and must not lose messages.
+    #[arg(long, value_name = "MS",
+          default_value_t = DEFAULT_STALL_TIMEOUT.as_millis() as u64,
+          value_parser = clap::value_parser!(u64).range(0..=3_600_000))]
+    stall_timeout: u64,
 }
 
 pub(crate) async fn run_proxy(args: ProxyArgs) -> anyhow::Result<()> {
     let mut options = ProxyOptions::new(&args.xsub, &args.xpub);
     options.curve = args.curve.keys()?;
+    options.stall_timeout = std::time::Duration::from_millis(args.stall_timeout);
     let proxy = ZmqProxy::start(options)?;
     if let Some(path) = &args.ready_file {
         let tmp = path.with_extension("tmp");

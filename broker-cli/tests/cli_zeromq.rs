@@ -269,10 +269,93 @@ fn a_curve_proxy_with_mismatched_keys_refuses_to_start() {
     assert_eq!(err.lines().count(), 1, "{err}");
 }
 
+/// `zmq-proxy --stall-timeout MS`: how long a subscriber that stopped
+/// reading holds forwarding up before the proxy drops for it. With 0 the
+/// others never wait; with ten minutes they wait (Zeek's proxy waits
+/// forever).
+#[test]
+fn the_stall_timeout_decides_whether_a_stopped_subscriber_holds_the_others_up() {
+    const N: usize = 3000;
+    for (timeout, held) in [("0", false), ("600000", true)] {
+        let flags = ["--stall-timeout".to_string(), timeout.to_string()];
+        let (_proxy, xsub, xpub) = proxy_with(&format!("stall-{timeout}"), &flags);
+        let ctx = zmq::Context::new();
+        let publisher = ctx.socket(zmq::PUB).unwrap();
+        publisher.set_sndhwm(0).unwrap();
+        publisher.connect(&xsub).unwrap();
+        let healthy = ctx.socket(zmq::SUB).unwrap();
+        healthy.set_rcvtimeo(100).unwrap();
+        healthy.connect(&xpub).unwrap();
+        healthy.set_subscribe(b"t").unwrap();
+        let stopped = ctx.socket(zmq::SUB).unwrap();
+        stopped.set_rcvhwm(1).unwrap();
+        stopped.set_rcvbuf(4096).unwrap();
+        stopped.connect(&xpub).unwrap();
+        stopped.set_subscribe(b"t").unwrap();
+        // Until the subscriptions have come through: probes, then time for
+        // the stopped one's (sent when it connected, as the healthy one's).
+        let deadline = Instant::now() + LIMIT;
+        loop {
+            publisher.send_multipart([&b"t"[..], b"probe"], 0).unwrap();
+            if healthy.recv_multipart(0).is_ok() {
+                break;
+            }
+            assert!(Instant::now() < deadline, "no subscription came through");
+        }
+        std::thread::sleep(Duration::from_millis(300));
+        while healthy.recv_multipart(0).is_ok() {}
+        // The healthy one reads as the messages come (counting until two
+        // seconds pass without one), so only the stopped one falls behind.
+        let reader = std::thread::spawn(move || {
+            let mut got = 0;
+            let mut quiet = Instant::now();
+            while got < N && quiet.elapsed() < Duration::from_secs(2) {
+                if healthy.recv_multipart(0).is_ok() {
+                    got += 1;
+                    quiet = Instant::now();
+                }
+            }
+            got
+        });
+        let payload = vec![7u8; 16 * 1024];
+        for i in 0..N {
+            publisher
+                .send_multipart([&b"t"[..], i.to_string().as_bytes(), &payload], 0)
+                .unwrap();
+            if i % 10 == 0 {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        }
+        let got = reader.join().unwrap();
+        if held {
+            assert!(
+                got < N,
+                "held up behind the stopped subscriber: {got} of {N}"
+            );
+        } else {
+            assert_eq!(got, N, "never held up");
+        }
+        drop(stopped);
+    }
+}
+
+#[test]
+fn a_bad_stall_timeout_is_refused() {
+    for bad in ["-1", "soon", "3600001"] {
+        let out = run(&["zmq-proxy", &format!("--stall-timeout={bad}")]);
+        assert_eq!(out.status.code(), Some(2), "{bad}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("--stall-timeout"), "{err}");
+    }
+}
+
 #[test]
 fn a_burst_of_stdin_lines_reaches_the_cluster_completely() {
     const N: usize = 20_000;
-    let (_proxy, xsub, xpub) = proxy("burst-proxy");
+    // The receiver must not lose lines to the proxy's stall timeout when
+    // the machine is busy: a long one (this test is about the sender).
+    let flags = ["--stall-timeout".to_string(), "60000".to_string()];
+    let (_proxy, xsub, xpub) = proxy_with("burst-proxy", &flags);
     let connect = format!("{xsub},{xpub}");
     let mut receiver = Proc::spawn(
         broker()

@@ -667,10 +667,19 @@ fn short_key(input: &[u8], start: usize) -> Option<(u128, usize)> {
     if tag != DataType::String.tag() || len > 15 {
         return None;
     }
-    let window = u128::from_be_bytes(*input.get(start + 2..)?.first_chunk::<16>()?);
-    // `len` is below 16: the shift is below 128, and the low byte is free.
-    let kept = window & !(u128::MAX >> (8 * u32::from(len)));
-    Some((kept | u128::from(len), start + 2 + usize::from(len)))
+    let window = input.get(start + 2..)?.first_chunk::<16>()?;
+    let (high, low) = window.split_first_chunk::<8>()?;
+    let high = u64::from_be_bytes(*high);
+    let low = u64::from_be_bytes(*low.first_chunk::<8>()?);
+    // Each half masked with a shift below 64 (cheaper than one of 128
+    // bits); `len` is below 16, so the low byte is free.
+    let (high, low) = if len < 8 {
+        (high & !(u64::MAX >> (8 * u32::from(len))), 0)
+    } else {
+        (high, low & !(u64::MAX >> (8 * u32::from(len - 8))))
+    };
+    let key = (u128::from(high) << 64) | u128::from(low | u64::from(len));
+    Some((key, start + 2 + usize::from(len)))
 }
 
 /// The order of two encoded values, as [`Data`]'s order: values of

@@ -65,12 +65,12 @@ pub fn encode(data: &Data) -> Vec<u8> {
 
 /// Appends the bin v1 encoding of `data` to `out`.
 pub fn encode_into(data: &Data, out: &mut Vec<u8>) {
-    if let Data::String(s) = data
-        && let Some((len, buf)) = s.inline()
-    {
-        encode_inline(len, buf, out);
-        return;
-    }
+    encode_element(data, out);
+}
+
+/// Any value but an inline string (which [`encode_element`] writes; this
+/// writes one too, through the general path).
+fn encode_value(data: &Data, out: &mut Vec<u8>) {
     out.push(data.data_type().tag());
     match data {
         Data::None => {}
@@ -111,8 +111,8 @@ pub fn encode_into(data: &Data, out: &mut Vec<u8>) {
     }
 }
 
-/// A container's element: short strings (the most common element) without
-/// a call, anything else through [`encode_into`].
+/// A value, or a container's element: short strings (the most common
+/// element) without a call, anything else through [`encode_value`].
 #[inline(always)]
 fn encode_element(item: &Data, out: &mut Vec<u8>) {
     if let Data::String(s) = item
@@ -120,7 +120,7 @@ fn encode_element(item: &Data, out: &mut Vec<u8>) {
     {
         encode_inline(len, buf, out);
     } else {
-        encode_into(item, out);
+        encode_value(item, out);
     }
 }
 

@@ -5,7 +5,8 @@
 # transport and payload: Broker's receive rate (its `broker-throughput
 # --server`, fed by `broker bench send`, as in bench-broker.sh), then ours
 # (`broker bench serve`, fed the same way, for the same time), and the ratio
-# of the two. Then both pings. At the end, the median ratio per payload.
+# of the two. Then both pings and the floor's (`--raw --blocking`). At the
+# end, the median ratio per payload.
 #
 # Broker's tools listen on every interface, so run this in a network
 # namespace that holds only the loopback:  unshare -n bash scripts/bench-paired.sh
@@ -79,7 +80,8 @@ for round in $(seq 1 "$ROUNDS"); do
     done
     b=$(broker_ping "${flags[@]}")
     o=$(our_ping "${flags[@]}")
-    echo "round=$round $tls ping p50_us broker=$b ours=$o"
+    f=$(our_ping --raw --blocking "${flags[@]}")
+    echo "round=$round $tls ping p50_us broker=$b ours=$o floor=$f"
   done
 done
 echo "load: $(cut -d' ' -f1-3 /proc/loadavg)"
